@@ -1,0 +1,142 @@
+"""Render a whole corrupted or attacked benchmark (COCO-C, MPII-C, OCHuman-C, SynthPose-C,
+attack sets) and write its manifest: the library behind `robustpose generate` / `attack`."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+
+from robustpose_bench.datasets.loading import load_dataset
+from robustpose_bench.datasets.types import Dataset
+from robustpose_bench.io import atomic_write_json, atomic_write_text, sha256_file
+from robustpose_bench.render.conditions import Condition
+from robustpose_bench.render.jobs import RenderReport, run_render
+from robustpose_bench.render.manifest import write_manifest
+from robustpose_bench.render.protocol import Protocol
+
+log = logging.getLogger(__name__)
+SEVERITIES = (1, 2, 3, 4, 5)
+
+
+def parse_corruptions(text: str | Sequence[str] | None, allow_extra: bool = True) -> list[str]:
+    """Comma list / sequence of corruption names, `all` (the 15), `extra` (the 4 held-out) or
+    `all+extra`; unknown names are rejected with the valid list."""
+    from robustpose_bench.corruptions import ALL_CORRUPTIONS, CORRUPTIONS, EXTRA_CORRUPTIONS
+
+    if text is None:
+        return list(CORRUPTIONS)
+    items = [t.strip() for t in (text.split(",") if isinstance(text, str) else text) if t.strip()]
+    out: list[str] = []
+    for item in items:
+        if item == "all":
+            out += CORRUPTIONS
+        elif item == "extra":
+            out += EXTRA_CORRUPTIONS
+        elif item == "all+extra":
+            out += ALL_CORRUPTIONS
+        elif item in ALL_CORRUPTIONS and (allow_extra or item in CORRUPTIONS):
+            out.append(item)
+        else:
+            raise ValueError(f"unknown corruption {item!r}; valid: {', '.join(ALL_CORRUPTIONS)} "
+                             f"(or all, extra, all+extra)")
+    return list(dict.fromkeys(out))
+
+
+def parse_severities(text: str | Sequence[int] | None) -> list[int]:
+    if text is None:
+        return list(SEVERITIES)
+    items = text.split(",") if isinstance(text, str) else list(text)
+    out = []
+    for item in items:
+        try:
+            sev = int(str(item).strip())
+        except ValueError:
+            sev = -1
+        if sev not in SEVERITIES:
+            raise ValueError(f"invalid severity {item!r}; valid: 1, 2, 3, 4, 5")
+        out.append(sev)
+    return sorted(set(out))
+
+
+def _manifest_base(kind: str, dataset: Dataset, protocol: Protocol, conditions: list[Condition],
+                   name: str | None) -> dict:
+    return {
+        "schema_version": 1,
+        "kind": kind,
+        "benchmark": name or f"{dataset.meta.name}-{'c' if kind == 'corruption' else 'attack'}",
+        "dataset": dataset.meta.name,
+        "ann_file": str(dataset.ann_file),
+        "ann_sha256": sha256_file(dataset.ann_file) if dataset.ann_file else None,
+        "image_root": str(dataset.image_root),
+        "num_images": len(dataset),
+        "protocol": protocol.name,
+        "seed": protocol.seed,
+        "per_image_seed": protocol.per_image_seed,
+        "format": protocol.format,
+        "quality": protocol.quality if protocol.format == "jpg" else None,
+        "severity_folders": {str(s): protocol.severity_folder(s) for s in SEVERITIES},
+        "conditions": [c.id for c in conditions],
+    }
+
+
+def _finish(out: Path, base: dict, report: RenderReport) -> dict:
+    base["failed"] = sorted(report.failed)
+    if report.failed:
+        atomic_write_text(out / "failed.txt",
+                          "".join(f"{k}\t{v}\n" for k, v in sorted(report.failed.items())))
+    elif (out / "failed.txt").exists():
+        (out / "failed.txt").unlink()
+    return write_manifest(out, base, report.hashes)
+
+
+def generate_benchmark(dataset: Dataset, out: str | Path, corruptions: Sequence[str],
+                       severities: Sequence[int], protocol: Protocol, jobs: int = 1,
+                       backend: str = "loky", scheduler: str | None = None,
+                       name: str | None = None, force: bool = False,
+                       progress: bool = True) -> tuple[dict, RenderReport]:
+    """Render `<out>/<corruption>/<severity>/<file_name>` for every image; returns the
+    manifest written and the run's report (failed images listed in both)."""
+    out = Path(out)
+    conditions = [Condition.corruption(c, s) for c in corruptions for s in severities]
+    report = run_render(dataset, conditions, out, protocol, jobs=jobs, backend=backend,
+                        scheduler=scheduler, force=force, progress=progress)
+    manifest = _finish(out, _manifest_base("corruption", dataset, protocol, conditions, name),
+                       report)
+    return manifest, report
+
+
+def attack_benchmark(dataset: Dataset, out: str | Path, conditions: Sequence[Condition],
+                     protocol: Protocol, jobs: int = 1, name: str | None = None,
+                     force: bool = False, progress: bool = True) -> tuple[dict, RenderReport]:
+    """Render image-mode occlusion attacks `<out>/<mode>/<target>/<file_name>` plus
+    `attacked_persons.json` (per condition and image: which persons were attacked/skipped)."""
+    out = Path(out)
+    report = run_render(dataset, list(conditions), out, protocol, jobs=jobs, force=force,
+                        progress=progress)
+    atomic_write_json(out / "attacked_persons.json", report.attack_info)
+    base = _manifest_base("attack", dataset, protocol, list(conditions), name)
+    return _finish(out, base, report), report
+
+
+def load_benchmark_definition(path: str | Path) -> dict:
+    """A declarative benchmark definition from `manifests/` (YAML)."""
+    path = Path(path)
+    try:
+        spec = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"{path}: cannot read benchmark definition: {exc}") from None
+    required = ("name", "annotations", "images")
+    for key in required:
+        if not isinstance(spec, dict) or key not in spec:
+            raise ValueError(f"{path}: missing field {key!r} (required: {', '.join(required)})")
+    return spec
+
+
+def dataset_from_definition(spec: dict, root: str | Path) -> Dataset:
+    root = Path(root)
+    gt_mat = spec.get("gt_mat")
+    return load_dataset(root / spec["annotations"], root / spec["images"],
+                        dataset_name=spec.get("dataset"),
+                        gt_mat=(root / gt_mat) if gt_mat else None)
