@@ -17,7 +17,13 @@ from tqdm import tqdm
 
 from robustpose_bench.datasets.meta import DatasetMeta
 from robustpose_bench.datasets.types import Dataset, Person
-from robustpose_bench.io import atomic_write_bytes, remove_stale_parts, safe_join, sha256_bytes, sha256_file
+from robustpose_bench.io import (
+    atomic_write_bytes,
+    remove_stale_parts,
+    safe_join,
+    sha256_bytes,
+    sha256_file,
+)
 from robustpose_bench.render.conditions import Condition
 from robustpose_bench.render.image import render_bytes
 from robustpose_bench.render.imageio import ImageReadError, output_name, read_image

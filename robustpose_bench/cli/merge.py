@@ -1,0 +1,24 @@
+"""`robustpose merge`: combine sharded `robustpose evaluate --shard i/n` outputs and score them."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from robustpose_bench.cli._common import user_errors
+
+
+@click.command(name="merge")
+@click.argument("shards", nargs=-1, required=True,
+                type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--no-progress", is_flag=True)
+@user_errors
+def command(shards, out, no_progress):
+    """Merge the per-condition predictions of every shard (all i of one i/n split) into
+    --out and write summary.json as an unsharded run would."""
+    from robustpose_bench.evaluate.setup import merge_shards
+
+    summary = merge_shards(list(shards), out, progress=not no_progress)
+    click.echo(json.dumps({k: summary[k] for k in ("metric", "clean", "mPC", "rPC") if k in summary}))

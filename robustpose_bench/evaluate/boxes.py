@@ -1,0 +1,69 @@
+"""Person boxes fed to a top-down model: GT boxes or a detector's result file.
+
+GT boxes follow the HRNet reference: every non-crowd person with at least one labelled
+keypoint, score 1. Detected boxes keep the file's scores (threshold 0.0 by default).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from robustpose_bench.datasets.types import Dataset, Sample
+
+
+@dataclass
+class SampleBoxes:
+    """boxes (N, 4) xywh image pixels, scores (N,), gt_index (N,) index into
+    `Sample.persons` of the GT person each box is (GT boxes) or best matches (detections,
+    highest IoU > 0; -1 if none)."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    gt_index: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+
+def _iou_xywh(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU matrix (len(a), len(b)) of xywh boxes."""
+    ax2, ay2 = a[:, 0] + a[:, 2], a[:, 1] + a[:, 3]
+    bx2, by2 = b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
+    iw = np.clip(np.minimum(ax2[:, None], bx2[None]) - np.maximum(a[:, 0:1], b[None, :, 0]), 0, None)
+    ih = np.clip(np.minimum(ay2[:, None], by2[None]) - np.maximum(a[:, 1:2], b[None, :, 1]), 0, None)
+    inter = iw * ih
+    union = (a[:, 2] * a[:, 3])[:, None] + (b[:, 2] * b[:, 3])[None] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+def gt_person_indices(sample: Sample) -> list[int]:
+    """Persons that get a GT box: not crowd, at least one labelled keypoint, positive size."""
+    return [i for i, p in enumerate(sample.persons)
+            if not p.iscrowd and p.num_keypoints > 0 and p.bbox[2] > 0 and p.bbox[3] > 0]
+
+
+def gt_boxes(sample: Sample) -> SampleBoxes:
+    idx = gt_person_indices(sample)
+    boxes = np.array([sample.persons[i].bbox for i in idx], dtype=np.float64).reshape(-1, 4)
+    return SampleBoxes(boxes, np.ones(len(idx)), np.array(idx, dtype=np.int64))
+
+
+def detected_boxes(sample: Sample, boxes: np.ndarray, scores: np.ndarray) -> SampleBoxes:
+    idx = gt_person_indices(sample)
+    gt = np.array([sample.persons[i].bbox for i in idx], dtype=np.float64).reshape(-1, 4)
+    match = np.full(len(boxes), -1, dtype=np.int64)
+    if len(boxes) and len(gt):
+        iou = _iou_xywh(np.asarray(boxes, float), gt)
+        best = iou.argmax(axis=1)
+        ok = iou[np.arange(len(boxes)), best] > 0
+        match[ok] = np.asarray(idx)[best[ok]]
+    return SampleBoxes(np.asarray(boxes, float).reshape(-1, 4), np.asarray(scores, float), match)
+
+
+def boxes_for_dataset(dataset: Dataset, detections: dict | None) -> list[SampleBoxes]:
+    """Per sample (same order as `dataset.samples`): GT boxes, or detections when given."""
+    if detections is None:
+        return [gt_boxes(s) for s in dataset.samples]
+    empty = (np.zeros((0, 4)), np.zeros(0))
+    return [detected_boxes(s, *detections.get(s.image_id, empty)) for s in dataset.samples]
