@@ -154,7 +154,11 @@ def sample_people(rng: np.random.Generator, width: int, height: int) -> list[Per
             ref = people[int(rng.integers(len(people)))]
             ox = ref.origin[0] + rng.normal(0, 0.2) * (ref.height + hp) * 0.5
             oy = ref.origin[1] + rng.normal(0, 0.12) * (ref.height + hp) * 0.5
-        else:
+        elif rng.random() < 0.6:  # framed: head and feet inside when the person fits
+            ox = rng.uniform(0.08, 0.92) * width
+            oy = rng.uniform(0.5 * hp, height - 0.5 * hp) if hp < height else \
+                rng.uniform(height - 0.5 * hp, 0.5 * hp)
+        else:  # anywhere: often cut by the image border
             ox = rng.uniform(-0.02, 1.02) * width
             oy = rng.uniform(0.15, 1.02) * height
         people.append(PersonSpec(
