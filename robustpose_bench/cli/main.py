@@ -68,3 +68,7 @@ def cli(verbose: int, quiet: bool) -> None:
 
 def main() -> None:
     cli(prog_name="robustpose")
+
+
+if __name__ == "__main__":
+    main()
