@@ -1,0 +1,139 @@
+"""The end-to-end demo on the embedded SynthPose data set: synthesise, render SynthPose-C and
+an occlusion attack set, evaluate the shipped models, add them to a leaderboard copy, build
+the page and the report, and say where everything is. Writes only under `out`."""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+ASSETS = Path(__file__).resolve().parent / "assets" / "models"
+REPO_LEADERBOARD = Path(__file__).resolve().parent.parent / "leaderboard"
+
+
+@dataclass
+class DemoConfig:
+    out: Path
+    num_images: int = 100
+    seed: int = 0
+    jobs: int = 2
+    corruptions: str = "all"
+    severities: str = "1,2,3,4,5"
+    stability: bool = True
+    leaderboard_dir: Path | None = None  # None: a copy under out/leaderboard
+    models: list[str] = field(default_factory=list)  # shipped model names; empty: all
+    progress: bool = True
+
+
+def shipped_models() -> dict[str, dict]:
+    """name -> config of the small models shipped in `robustpose_bench/assets/models/`."""
+    out = {}
+    for cfg in sorted(ASSETS.glob("*.json")):
+        weights = cfg.with_suffix(".safetensors")
+        if weights.is_file():
+            info = json.loads(cfg.read_text())
+            info["checkpoint"] = str(weights)
+            out[cfg.stem] = info
+    return out
+
+
+def _step(msg: str, t0: float) -> None:
+    print(f"[{time.perf_counter() - t0:6.1f} s] {msg}", flush=True)
+
+
+def run_demo(config: DemoConfig) -> dict:
+    """Run every step; returns {paths, models: {name: summary numbers}, seconds}."""
+    from robustpose_bench.datasets import load_dataset
+    from robustpose_bench.datasets.synthpose import generate
+    from robustpose_bench.evaluate.setup import build_and_run
+    from robustpose_bench.leaderboard import add_results, build
+    from robustpose_bench.occlusion import DEFAULT_RADIUS, load_attack_grid
+    from robustpose_bench.render.benchmark import (
+        attack_benchmark,
+        generate_benchmark,
+        parse_corruptions,
+        parse_severities,
+    )
+    from robustpose_bench.render.conditions import Condition
+    from robustpose_bench.render.protocol import get_protocol
+    from robustpose_bench.report import make_report
+
+    t0 = time.perf_counter()
+    out = Path(config.out)
+    data = out / "data" / "synthpose"
+    _step(f"synthesising SynthPose val ({config.num_images} images, seed {config.seed}) in {data}", t0)
+    paths = generate(data, split="val", num_images=config.num_images, seed=config.seed,
+                     jobs=config.jobs)
+    ann, images = Path(paths["coco"]), Path(paths["image_root"])
+    dataset = load_dataset(ann, images)
+    _step(f"{len(dataset)} images, {dataset.num_persons} persons", t0)
+
+    bench = out / "data" / "synthpose-c"
+    names = parse_corruptions(config.corruptions)
+    stab = parse_corruptions("extra") if config.stability else []
+    sevs = parse_severities(config.severities)
+    _step(f"rendering SynthPose-C: {len(names)} corruptions (+{len(stab)} held-out for "
+          f"stability) x {len(sevs)} severities -> {bench}", t0)
+    manifest, report = generate_benchmark(dataset, bench, names + stab, sevs,
+                                          get_protocol("robustpose"), jobs=config.jobs,
+                                          name="synthpose-c", progress=config.progress)
+    _step(f"rendered {report.rendered} files ({report.skipped} already there) in "
+          f"{report.seconds:.1f} s; benchmark sha256 {manifest['benchmark_sha256'][:12]}", t0)
+
+    grid_file = Path(__file__).resolve().parent.parent / "manifests" / "attacks-demo.yaml"
+    if not grid_file.is_file():
+        grid_file = Path("manifests/attacks-demo.yaml")
+    attack_dir = out / "data" / "synthpose-attack"
+    grid = load_attack_grid(grid_file, dataset.meta)
+    conds = [Condition.attack(s.mode, s.target.id,
+                              None if s.radius in (None, DEFAULT_RADIUS) else s.radius)
+             for s in grid.specs]
+    _, arep = attack_benchmark(dataset, attack_dir, conds,
+                               get_protocol("robustpose").with_overrides(format="png"),
+                               jobs=config.jobs, name="synthpose-attack", progress=config.progress)
+    _step(f"rendered image-mode attacks {', '.join(c.id for c in conds)} -> {attack_dir}", t0)
+
+    models = shipped_models()
+    if config.models:
+        models = {k: v for k, v in models.items() if k in config.models}
+    if not models:
+        raise RuntimeError(f"no shipped model found in {ASSETS}")
+    lb_dir = Path(config.leaderboard_dir) if config.leaderboard_dir else out / "leaderboard"
+    if config.leaderboard_dir is None:
+        if lb_dir.exists():
+            shutil.rmtree(lb_dir)
+        shutil.copytree(REPO_LEADERBOARD, lb_dir)
+    results_dirs, numbers = [], {}
+    for name, info in models.items():
+        rdir = out / "results" / name
+        _step(f"evaluating {name} ({info.get('model')}, {info.get('method', 'standard')}) on "
+              f"clean + {len(names) * len(sevs)} conditions + {len(conds)} attacks"
+              + (f" + {len(stab) * len(sevs)} stability conditions" if stab else ""), t0)
+        params = dict(
+            model_spec=info["model"], model_args={"checkpoint": info["checkpoint"], "name": name,
+                                                  "method": info.get("method", "standard")},
+            ann=ann, images=images, corrupted=bench, corruptions=",".join(names),
+            severities=",".join(map(str, sevs)), attacks=grid_file, attack_mode="crop",
+            stability=bool(stab), stability_corruptions="extra", metric="AP",
+            batch_size=64, workers=0, out=rdir, progress=config.progress, boxes=None)
+        summary = build_and_run(params)
+        numbers[name] = {k: round(summary[k], 2) for k in ("clean", "mPC", "rPC")}
+        _step(f"{name}: AP {summary['clean']:.2f}, mPC {summary['mPC']:.2f}, "
+              f"rPC {summary['rPC']:.2f}", t0)
+        add_results(rdir, lb_dir / "synthpose-c.csv", name=name)
+        results_dirs.append(rdir)
+    build(lb_dir)
+    report_dir = out / "report"
+    make_report(results_dirs, report_dir)
+    seconds = time.perf_counter() - t0
+    _step("done", t0)
+    result = {"seconds": round(seconds, 1), "models": numbers, "paths": {
+        "synthpose": str(data), "synthpose_c": str(bench), "attacks": str(attack_dir),
+        "results": [str(r) for r in results_dirs], "leaderboard_csv": str(lb_dir / "synthpose-c.csv"),
+        "leaderboard_html": str(lb_dir / "index.html"), "report": str(report_dir / "report.md")}}
+    return result
