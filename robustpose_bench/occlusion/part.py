@@ -9,10 +9,10 @@ the reference's upper/lower body groups for COCO and MPII), using its labelled k
   minimum rectangle covering the labelled keypoints.
 * `head` with a group of >= 3 keypoints (COCO nose/eyes/ears): that rectangle enlarged x1.2
   about its centre.
-* a group of exactly 2 keypoints (`hip`; MPII / CrowdPose `head` = head top + neck): centred
-  on their midpoint; `hip` is 2d wide/high, `head` is (2 dx', dy'), where d' = (dx', dy') is
-  the absolute offset between the two with each side at least 0.25 of the other
-  (d' = max(d, 0.25 * d[::-1]); a horizontal hip line still gets a height).
+* a group of exactly 2 keypoints (`hip`; MPII / CrowdPose `head` = head top + neck; any
+  declared pair): centred on their midpoint; `head` is (2 dx', dy') and any other pair 2 d',
+  where d' = (dx', dy') is the absolute offset between the two with each side at least 0.25
+  of the other (d' = max(d, 0.25 * d[::-1]); a horizontal hip line still gets a height).
 * limbs `left_arm`, `right_arm`, `left_leg`, `right_leg` (3 keypoints in chain order, the
   middle joint second: shoulder-elbow-wrist, hip-knee-ankle or reversed): all 3 labelled ->
   minimum rectangle; the middle joint and one end labelled -> centred on the middle joint,
