@@ -66,6 +66,9 @@ def read_checkpoint(path: str | Path, trust: bool = False) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        if "weights only" not in str(exc).lower() and "weights_only" not in str(exc):
+            raise CheckpointError(f"checkpoint {path}: cannot be read by torch.load ({exc})"
+                                  ) from exc
         if not trust:
             found = re.search(r"GLOBAL ([\w.]+)", str(exc))
             detail = f" (first one: {found.group(1)})" if found else ""
@@ -77,8 +80,9 @@ def read_checkpoint(path: str | Path, trust: bool = False) -> Any:
             ) from None
         logger.warning("loading %s with full unpickling (trusted by the user)", path)
         return torch.load(path, map_location="cpu", weights_only=False)
-    except (RuntimeError, EOFError, OSError) as exc:
-        raise CheckpointError(f"checkpoint {path}: cannot be read by torch.load ({exc})") from exc
+    except Exception as exc:  # corrupt files raise anything from the unpickler
+        raise CheckpointError(f"checkpoint {path}: cannot be read by torch.load "
+                              f"({type(exc).__name__}: {exc})") from exc
 
 
 def unwrap_state_dict(obj: Any, source: str = "<checkpoint>") -> dict[str, torch.Tensor]:

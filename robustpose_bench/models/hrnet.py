@@ -135,9 +135,9 @@ class HighResolutionModule(nn.Module):
             y = x[i]
             for j in range(self.num_branches):
                 if j != i:
-                    z = row[j](x[j])
-                    if z.shape[-2:] != y.shape[-2:]:
-                        z = z[..., : y.shape[-2], : y.shape[-1]]
+                    # Upsampled odd-sized maps can be one cell larger: crop (a no-op view
+                    # for the usual even sizes).
+                    z = row[j](x[j])[..., : y.shape[-2], : y.shape[-1]]
                     y = y + z
             out.append(self.relu(y))
         return out

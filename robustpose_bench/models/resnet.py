@@ -100,6 +100,9 @@ def init_pose_weights(model: nn.Module, head_prefixes: Sequence[str]) -> None:
     scratch; head (deconvolutions, final layer): normal(0, 0.001) with zero bias, as in the
     HRNet reference; BatchNorm: weight 1, bias 0.
     """
+    first = next(model.parameters(), None)
+    if first is not None and first.is_meta:  # architecture only (parameter counting)
+        return
     for name, m in model.named_modules():
         in_head = any(name == p or name.startswith(p + ".") for p in head_prefixes)
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):

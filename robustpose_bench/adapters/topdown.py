@@ -1,0 +1,460 @@
+"""Built-in top-down heatmap pipeline: turns any heatmap network into an adapter (box ->
+affine crop -> network (+ flip test) -> argmax decoding -> image pixels).
+
+Follows the HRNet / SimpleBaseline reference evaluation (PROTOCOL.md section 3): boxes padded
+to the input aspect ratio and enlarged 1.25x, flipped heatmaps mirrored back with left/right
+channels swapped and shifted 1 px right, argmax + quarter-pixel offset (`get_final_preds`),
+confidence = heatmap maximum; DARK (Zhang et al., CVPR 2020) decoding is optional.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from robustpose_bench.adapters.base import AdapterError, CropHook
+from robustpose_bench.geometry import (
+    affine_points,
+    box_to_center_scale,
+    get_affine_transform,
+    warp_crop,
+)
+from robustpose_bench.models import NORMALIZE_MEAN, NORMALIZE_STD
+
+logger = logging.getLogger(__name__)
+
+DECODERS = ("standard", "dark")
+
+
+@dataclass
+class CropBatch:
+    """Person crops of one or more images, ready for the network.
+
+    crops: (N, h, w, 3) uint8 RGB model inputs. centers: (N, 2) box centres in image pixels.
+    scales: (N, 2) box scales in units of 200 px (padded, x1.25). matrices: (N, 2, 3) image ->
+    crop affine matrices. A plain picklable value, so data-loader workers can build it.
+    """
+
+    crops: np.ndarray
+    centers: np.ndarray
+    scales: np.ndarray
+    matrices: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.crops.shape[0])
+
+    @staticmethod
+    def concat(batches: Sequence[CropBatch], input_size: tuple[int, int]) -> CropBatch:
+        """All crops of `batches`, in order (an empty batch of `input_size` when none)."""
+        if not batches:
+            return empty_crop_batch(input_size)
+        return CropBatch(np.concatenate([b.crops for b in batches]),
+                         np.concatenate([b.centers for b in batches]),
+                         np.concatenate([b.scales for b in batches]),
+                         np.concatenate([b.matrices for b in batches]))
+
+
+def empty_crop_batch(input_size: tuple[int, int]) -> CropBatch:
+    w, h = input_size
+    return CropBatch(np.zeros((0, h, w, 3), np.uint8), np.zeros((0, 2)), np.zeros((0, 2)),
+                     np.zeros((0, 2, 3)))
+
+
+def _check_image(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = np.stack([image] * 3, axis=-1)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"image must be (H, W, 3) RGB, got shape {image.shape}")
+    if image.dtype != np.uint8:
+        raise ValueError(f"image must be uint8, got {image.dtype}")
+    return image
+
+
+def _check_boxes(boxes: np.ndarray | None) -> np.ndarray:
+    if boxes is None:
+        raise ValueError("a top-down adapter needs person boxes (N, 4) xywh, got None")
+    arr = np.asarray(boxes, dtype=np.float64)
+    if arr.size == 0:
+        return np.zeros((0, 4))
+    if arr.ndim == 1 and arr.shape[0] == 4:
+        arr = arr[None]
+    if arr.ndim != 2 or arr.shape[1] != 4:
+        raise ValueError(f"boxes must be (N, 4) xywh in image pixels, got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"box {int(np.argwhere(~np.isfinite(arr))[0, 0])} has non-finite values")
+    return arr
+
+
+def make_crops(image: np.ndarray, boxes: np.ndarray, input_size: tuple[int, int],
+               crop_hook: CropHook | None = None) -> CropBatch:
+    """Affine person crops of `image` (H, W, 3) uint8 RGB for `boxes` (N, 4) xywh image px.
+
+    input_size: model input (width, height). Each box is padded to the input aspect ratio and
+    enlarged 1.25x (geometry.box_to_center_scale), then warped with bilinear interpolation and
+    a black border. crop_hook(i, crop, matrix) may replace crop i (occlusion attacks); it must
+    return an array of the same shape and dtype.
+    """
+    image = _check_image(image)
+    boxes = _check_boxes(boxes)
+    w, h = int(input_size[0]), int(input_size[1])
+    n = boxes.shape[0]
+    if n == 0:
+        return empty_crop_batch((w, h))
+    centers, scales = box_to_center_scale(boxes, w / h)
+    crops = np.empty((n, h, w, 3), np.uint8)
+    matrices = np.empty((n, 2, 3))
+    for i in range(n):
+        m = get_affine_transform(centers[i], scales[i], 0.0, (w, h))
+        crop = warp_crop(image, m, (w, h))
+        if crop_hook is not None:
+            out = crop_hook(i, crop, m)
+            if not isinstance(out, np.ndarray) or out.shape != crop.shape or out.dtype != np.uint8:
+                got = (f"{out.shape} {out.dtype}" if isinstance(out, np.ndarray)
+                       else type(out).__name__)
+                raise ValueError(f"crop_hook for box {i} must return a {crop.shape} uint8 crop, "
+                                 f"got {got}")
+            crop = out
+        crops[i] = crop
+        matrices[i] = m
+    return CropBatch(crops, centers, scales, matrices)
+
+
+def flip_back(heatmaps: torch.Tensor, flip_index: Sequence[int] | torch.Tensor,
+              shift: bool = True) -> torch.Tensor:
+    """Heatmaps (N, K, H, W) of horizontally flipped crops -> the unflipped frame: mirror the
+    width, swap left/right channels (`flip_index[k]` is k's mirror partner) and, with `shift`,
+    move everything 1 cell right (column 0 is kept), as the reference does for MSRA heatmaps."""
+    idx = torch.as_tensor(np.asarray(flip_index), dtype=torch.long, device=heatmaps.device)
+    out = torch.flip(heatmaps, dims=[3])[:, idx]
+    if shift:
+        out = torch.cat([out[..., :1], out[..., :-1]], dim=3)
+    return out
+
+
+def _gather(hm: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor) -> torch.Tensor:
+    """hm (N, K, H, W), ys/xs (N, K) long -> hm[n, k, ys, xs] (N, K)."""
+    w = hm.shape[-1]
+    flat = hm.reshape(hm.shape[0], hm.shape[1], -1)
+    return flat.gather(2, (ys * w + xs).unsqueeze(-1)).squeeze(-1)
+
+
+def _argmax(heatmaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    n, k, _, w = heatmaps.shape
+    maxvals, idx = heatmaps.reshape(n, k, -1).max(dim=2)
+    return idx % w, torch.div(idx, w, rounding_mode="floor"), maxvals
+
+
+def decode_standard(heatmaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reference decoding (HRNet `get_max_preds` + `get_final_preds` offset).
+
+    heatmaps (N, K, H, W) float -> (coords (N, K, 2) float64 in heatmap cells, x first;
+    maxvals (N, K)). The argmax moves 0.25 cell toward the higher neighbour in x and y when
+    1 < x < W-1 and 1 < y < H-1; keypoints with maximum <= 0 get coordinates (0, 0).
+    """
+    hm = heatmaps.float()
+    _, _, h, w = hm.shape
+    px, py, maxvals = _argmax(hm)
+    coords = torch.stack([px, py], dim=-1).double()
+    inside = (px > 1) & (px < w - 1) & (py > 1) & (py < h - 1)
+    cx, cy = px.clamp(1, w - 2), py.clamp(1, h - 2)
+    dx = _gather(hm, py, cx + 1) - _gather(hm, py, cx - 1)
+    dy = _gather(hm, cy + 1, px) - _gather(hm, cy - 1, px)
+    offset = torch.stack([torch.sign(dx), torch.sign(dy)], dim=-1).double() * 0.25
+    coords = coords + offset * inside.unsqueeze(-1)
+    coords = coords * (maxvals > 0).unsqueeze(-1)
+    return coords, maxvals
+
+
+def _gaussian_kernel(size: int, device: torch.device) -> torch.Tensor:
+    sigma = 0.3 * ((size - 1) * 0.5 - 1) + 0.8  # OpenCV's default sigma for a kernel size
+    r = torch.arange(size, device=device, dtype=torch.float32) - (size - 1) / 2
+    g = torch.exp(-(r ** 2) / (2 * sigma ** 2))
+    return g / g.sum()
+
+
+def decode_dark(heatmaps: torch.Tensor, kernel: int = 11) -> tuple[torch.Tensor, torch.Tensor]:
+    """DARK decoding: Gaussian-modulate each heatmap (kernel `kernel`, rescaled to its original
+    maximum), take the log and refine the argmax by one Newton step (second-order Taylor
+    expansion) where the 5x5 neighbourhood lies inside the map. Same outputs as
+    `decode_standard`; maxvals are those of the raw heatmaps."""
+    hm = heatmaps.float()
+    n, k, h, w = hm.shape
+    px, py, maxvals = _argmax(hm)
+    coords = torch.stack([px, py], dim=-1).double()
+    g = _gaussian_kernel(kernel, hm.device)
+    pad = kernel // 2
+    x = hm.reshape(n * k, 1, h, w)
+    if h > pad and w > pad:
+        x = F.pad(x, (pad, pad, pad, pad), mode="reflect")
+        x = F.conv2d(x, g.view(1, 1, 1, -1))
+        x = F.conv2d(x, g.view(1, 1, -1, 1))
+    blurred = x.reshape(n, k, h, w)
+    bmax = blurred.reshape(n, k, -1).amax(dim=2).clamp_min(1e-10)
+    blurred = blurred * (maxvals.clamp_min(0) / bmax)[..., None, None]
+    lg = torch.log(blurred.clamp_min(1e-10)).double()
+    inside = (px > 1) & (px < w - 2) & (py > 1) & (py < h - 2)
+    cx, cy = px.clamp(2, max(w - 3, 2)), py.clamp(2, max(h - 3, 2))
+    if w >= 5 and h >= 5:
+        def at(dy: int, dx: int) -> torch.Tensor:
+            return _gather(lg, cy + dy, cx + dx)
+
+        c = at(0, 0)
+        gx = 0.5 * (at(0, 1) - at(0, -1))
+        gy = 0.5 * (at(1, 0) - at(-1, 0))
+        gxx = 0.25 * (at(0, 2) - 2 * c + at(0, -2))
+        gyy = 0.25 * (at(2, 0) - 2 * c + at(-2, 0))
+        gxy = 0.25 * (at(1, 1) - at(-1, 1) - at(1, -1) + at(-1, -1))
+        det = gxx * gyy - gxy ** 2
+        ok = inside & (det.abs() > 1e-12) & (maxvals > 0)
+        safe = torch.where(ok, det, torch.ones_like(det))
+        ox = -(gyy * gx - gxy * gy) / safe
+        oy = -(gxx * gy - gxy * gx) / safe
+        offset = torch.stack([ox, oy], dim=-1) * ok.unsqueeze(-1)
+        # A Newton step of more than a cell means a degenerate neighbourhood: keep the argmax.
+        offset = torch.where(offset.abs().amax(dim=-1, keepdim=True) <= 1.0, offset,
+                             torch.zeros_like(offset))
+        coords = coords + offset
+    coords = coords * (maxvals > 0).unsqueeze(-1)
+    return coords, maxvals
+
+
+def decode_heatmaps(heatmaps: torch.Tensor, method: str = "standard"
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Dispatch to `decode_standard` or `decode_dark`."""
+    if method == "standard":
+        return decode_standard(heatmaps)
+    if method == "dark":
+        return decode_dark(heatmaps)
+    raise ValueError(f"unknown decoder {method!r}; choose one of {', '.join(DECODERS)}")
+
+
+def heatmap_to_image(coords: np.ndarray, centers: np.ndarray, scales: np.ndarray,
+                     heatmap_size: tuple[int, int]) -> np.ndarray:
+    """Heatmap-cell coordinates (N, K, 2) -> image pixels through the inverse affine of each
+    person's box at heatmap resolution (`transform_preds` of the reference). heatmap_size:
+    (width, height) of the heatmaps."""
+    out = np.empty(coords.shape, dtype=np.float64)
+    for i in range(coords.shape[0]):
+        inv = get_affine_transform(centers[i], scales[i], 0.0, heatmap_size, inv=True)
+        out[i] = affine_points(coords[i], inv)
+    return out
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class TopDownHeatmapPipeline:
+    """Everything of the top-down pipeline except the network call (`_run_network`).
+
+    input_size: (width, height) of the model input. flip_index: (K,) left/right permutation
+    (DatasetMeta.flip_index()); required when flip_test. batch_size: persons per network
+    call (x2 with the flip test); halved and retried on CUDA out-of-memory. decode:
+    "standard" or "dark". keypoint_order: optional keypoint names checked by the evaluator.
+    """
+
+    bottom_up = False
+
+    def __init__(self, input_size: tuple[int, int] = (192, 256),
+                 flip_index: Sequence[int] | np.ndarray | None = None, device: str | None = None,
+                 batch_size: int = 32, flip_test: bool = True, shift_heatmap: bool = True,
+                 decode: str = "standard", keypoint_order: Sequence[str] | None = None,
+                 num_keypoints: int | None = None, name: str | None = None,
+                 mean: Sequence[float] = NORMALIZE_MEAN, std: Sequence[float] = NORMALIZE_STD
+                 ) -> None:
+        if len(input_size) != 2 or min(int(v) for v in input_size) < 8:
+            raise ValueError(f"input_size must be (width, height) >= 8 px, got {input_size}")
+        if decode not in DECODERS:
+            raise ValueError(f"unknown decoder {decode!r}; choose one of {', '.join(DECODERS)}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if flip_test and flip_index is None:
+            raise ValueError("the flip test needs the data set's left/right pairs: pass "
+                             "flip_index=meta.flip_index(), or flip_test=False")
+        self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.flip_index = None if flip_index is None else np.asarray(flip_index, dtype=np.int64)
+        if self.flip_index is not None and sorted(self.flip_index.tolist()) != list(
+                range(len(self.flip_index))):
+            raise ValueError(f"flip_index must be a permutation of 0..K-1, got {self.flip_index}")
+        self.device = torch.device(device or default_device())
+        self.batch_size = int(batch_size)
+        self.flip_test = bool(flip_test)
+        self.shift_heatmap = bool(shift_heatmap)
+        self.decode = decode
+        self.keypoint_order = tuple(keypoint_order) if keypoint_order is not None else None
+        if num_keypoints is None and self.flip_index is not None:
+            num_keypoints = len(self.flip_index)
+        if num_keypoints is None and self.keypoint_order is not None:
+            num_keypoints = len(self.keypoint_order)
+        self.num_keypoints = num_keypoints
+        self.name = name or type(self).__name__
+        self._mean = torch.tensor(mean, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
+        self._std = torch.tensor(std, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
+
+    # -- network ----------------------------------------------------------------------------
+    def _run_network(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, h, w) normalised float on self.device -> (B, K, H, W) heatmaps."""
+        raise AdapterError(f"{type(self).__name__} does not define a network")
+
+    def _normalise(self, crops: np.ndarray) -> torch.Tensor:
+        x = torch.from_numpy(np.ascontiguousarray(crops))
+        if self.device.type == "cuda":
+            x = x.pin_memory().to(self.device, non_blocking=True)
+        x = x.permute(0, 3, 1, 2).float().div_(255.0)
+        return (x - self._mean) / self._std
+
+    def _forward_chunk(self, crops: np.ndarray) -> torch.Tensor:
+        x = self._normalise(crops)
+        n = x.shape[0]
+        if self.flip_test:
+            out = self._run_network(torch.cat([x, torch.flip(x, dims=[3])])).float()
+            plain, flipped = out[:n], out[n:]
+            if flipped.shape[1] != len(self.flip_index):
+                raise AdapterError(f"{self.name}: the network gives {flipped.shape[1]} heatmaps "
+                                   f"but flip_index has {len(self.flip_index)} entries")
+            return (plain + flip_back(flipped, self.flip_index, self.shift_heatmap)) * 0.5
+        return self._run_network(x).float()
+
+    def forward_crops(self, crops: np.ndarray) -> torch.Tensor:
+        """Crops (N, h, w, 3) uint8 -> flip-averaged heatmaps (N, K, H, W) float32 on the
+        device, in chunks of `batch_size`; on CUDA out-of-memory the chunk is halved."""
+        outs = []
+        start = 0
+        while start < len(crops):
+            chunk = crops[start:start + self.batch_size]
+            try:
+                with torch.inference_mode():
+                    outs.append(self._forward_chunk(chunk))
+            except torch.cuda.OutOfMemoryError:
+                if self.batch_size == 1:
+                    raise
+                self.batch_size = max(1, self.batch_size // 2)
+                torch.cuda.empty_cache()
+                logger.warning("%s: CUDA out of memory, batch size halved to %d", self.name,
+                               self.batch_size)
+                continue
+            start += len(chunk)
+        return torch.cat(outs) if outs else torch.zeros(0)
+
+    # -- pipeline ---------------------------------------------------------------------------
+    def make_crops(self, image: np.ndarray, boxes: np.ndarray,
+                   crop_hook: CropHook | None = None) -> CropBatch:
+        """Crops of one image at this adapter's input size (see module-level `make_crops`)."""
+        return make_crops(image, boxes, self.input_size, crop_hook)
+
+    def _k(self) -> int:
+        if self.num_keypoints is None:
+            w, h = self.input_size
+            with torch.inference_mode():
+                x = torch.zeros(1, 3, h, w, device=self.device)
+                self.num_keypoints = int(self._run_network(x).shape[1])
+        return self.num_keypoints
+
+    def predict_crops(self, batch: CropBatch, return_heatmaps: bool = False
+                      ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """Keypoints (N, K, 3) float64 (x, y image px, confidence = heatmap max) for a
+        CropBatch; with `return_heatmaps` also the (N, K, H, W) float32 heatmaps."""
+        if len(batch) == 0:
+            k = self._k()
+            kp = np.zeros((0, k, 3))
+            return (kp, np.zeros((0, k, 1, 1), np.float32)) if return_heatmaps else kp
+        hm = self.forward_crops(batch.crops)
+        if self.num_keypoints is None:
+            self.num_keypoints = int(hm.shape[1])
+        coords, maxvals = decode_heatmaps(hm, self.decode)
+        hsize = (int(hm.shape[3]), int(hm.shape[2]))
+        xy = heatmap_to_image(coords.cpu().numpy(), batch.centers, batch.scales, hsize)
+        kp = np.concatenate([xy, maxvals.double().cpu().numpy()[..., None]], axis=-1)
+        if return_heatmaps:
+            return kp, hm.cpu().numpy()
+        return kp
+
+    def predict(self, image: np.ndarray, boxes: np.ndarray,
+                crop_hook: CropHook | None = None) -> np.ndarray:
+        """(N, K, 3) keypoints for `boxes` (N, 4) xywh of `image` (H, W, 3) uint8 RGB."""
+        return self.predict_crops(self.make_crops(image, boxes, crop_hook))
+
+    def predict_batch(self, items: Sequence[tuple], crop_hook: CropHook | None = None
+                      ) -> list[np.ndarray]:
+        """Persons of several images in shared network batches.
+
+        items: (image, boxes) or (image, boxes, crop_hook) tuples; a per-item hook overrides
+        `crop_hook`. Returns one (N_i, K, 3) array per item, in order.
+        """
+        batches = []
+        for item in items:
+            if len(item) not in (2, 3):
+                raise ValueError("predict_batch items must be (image, boxes) or "
+                                 "(image, boxes, crop_hook)")
+            hook = item[2] if len(item) == 3 else crop_hook
+            batches.append(self.make_crops(item[0], item[1], hook))
+        kp = self.predict_crops(CropBatch.concat(batches, self.input_size))
+        bounds = np.cumsum([0] + [len(b) for b in batches])
+        return [kp[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+    def heatmaps(self, image: np.ndarray, boxes: np.ndarray,
+                 crop_hook: CropHook | None = None) -> np.ndarray:
+        """Flip-averaged heatmaps (N, K, H, W) float32 (crop frame, heatmap cells)."""
+        return self.predict_crops(self.make_crops(image, boxes, crop_hook), True)[1]
+
+    def predict_with_heatmaps(self, image: np.ndarray, boxes: np.ndarray,
+                              crop_hook: CropHook | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Keypoints (N, K, 3) and heatmaps (N, K, H, W) from one network pass."""
+        return self.predict_crops(self.make_crops(image, boxes, crop_hook), True)
+
+
+class HeatmapTopDownAdapter(TopDownHeatmapPipeline):
+    """Top-down adapter around a torch heatmap network.
+
+    model: nn.Module mapping (B, 3, h, w) ImageNet-normalised RGB to (B, K, h/s, w/s) heatmaps
+    (a list/tuple output uses its last element). Runs under torch.inference_mode, on CUDA with
+    float16 autocast when `amp` (default: on for CUDA), on CPU otherwise. Other arguments: see
+    TopDownHeatmapPipeline.
+    """
+
+    def __init__(self, model: nn.Module, input_size: tuple[int, int] = (192, 256),
+                 flip_index: Sequence[int] | np.ndarray | None = None, device: str | None = None,
+                 batch_size: int = 32, flip_test: bool = True, shift_heatmap: bool = True,
+                 decode: str = "standard", amp: bool | None = None,
+                 keypoint_order: Sequence[str] | None = None, name: str | None = None,
+                 method: str | None = None, **kwargs) -> None:
+        if not isinstance(model, nn.Module):
+            raise AdapterError(f"HeatmapTopDownAdapter needs a torch nn.Module, got "
+                               f"{type(model).__name__}")
+        k = getattr(model, "num_keypoints", None)
+        super().__init__(input_size, flip_index, device, batch_size, flip_test, shift_heatmap,
+                         decode, keypoint_order, k if isinstance(k, int) else None,
+                         name or getattr(model, "zoo_name", None) or type(model).__name__,
+                         **kwargs)
+        if self.flip_index is not None and isinstance(k, int) and len(self.flip_index) != k:
+            raise ValueError(f"flip_index has {len(self.flip_index)} entries but the model "
+                             f"predicts {k} keypoints")
+        self.model = model.to(self.device).eval()
+        self.amp = (self.device.type == "cuda") if amp is None else bool(amp)
+        self.num_params = sum(p.numel() for p in model.parameters())
+        self.method = method
+        zoo = getattr(model, "zoo_name", None)
+        self.backbone = None
+        if zoo is not None:
+            from robustpose_bench.models import get_model_info
+
+            self.backbone = get_model_info(zoo).backbone
+
+    def _run_network(self, x: torch.Tensor) -> torch.Tensor:
+        if self.amp and self.device.type == "cuda":
+            with torch.autocast("cuda", dtype=torch.float16):
+                out = self.model(x)
+        else:
+            out = self.model(x)
+        if isinstance(out, (list, tuple)):
+            out = out[-1]
+        if not isinstance(out, torch.Tensor) or out.ndim != 4:
+            raise AdapterError(f"{self.name}: the network must return (B, K, H, W) heatmaps, got "
+                               f"{getattr(out, 'shape', type(out).__name__)}")
+        return out
