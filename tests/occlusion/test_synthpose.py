@@ -135,3 +135,10 @@ def test_crop_and_image_mode_agree_on_synthpose_people(synth, target):
             assert dist.size == 0 or dist.max() <= tol, (sample.file_name, j, dist.max(), tol)
             compared += 1
     assert compared >= 3
+
+
+def test_example_sheet():
+    from robustpose_bench.occlusion.preview import attack_examples
+
+    sheet = attack_examples(scale=0.5)
+    assert sheet.dtype == np.uint8 and sheet.shape == (3 * (128 + 26), 4 * 96, 3)
