@@ -16,7 +16,7 @@ import numpy as np
 
 from robustpose_bench.datasets.meta import DatasetMeta
 from robustpose_bench.datasets.types import Person
-from robustpose_bench.geometry import affine_points
+from robustpose_bench.geometry import affine_points, crop_pixel_scale
 from robustpose_bench.occlusion.attack import (
     UNMATCHED,
     AttackCounts,
@@ -25,9 +25,15 @@ from robustpose_bench.occlusion.attack import (
     draw_attack,
     persons_arrays,
 )
+from robustpose_bench.occlusion.image import person_pixel_scale
 from robustpose_bench.occlusion.keypoint import DEFAULT_MIN_VISIBILITY
 from robustpose_bench.occlusion.modes import Canvas
-from robustpose_bench.occlusion.targets import DEFAULT_RADIUS, AttackSpec, Target
+from robustpose_bench.occlusion.targets import (
+    DEFAULT_INPUT_SIZE,
+    DEFAULT_RADIUS,
+    AttackSpec,
+    Target,
+)
 
 DEFAULT_IOU_THRESHOLD = 0.5
 
@@ -65,24 +71,44 @@ def match_boxes(boxes: np.ndarray, gt_boxes: np.ndarray,
 
 
 def attack_crop(crop: np.ndarray, keypoints: np.ndarray, matrix: np.ndarray, spec: AttackSpec,
-                *, min_visibility: int = DEFAULT_MIN_VISIBILITY, index: int = 0,
-                person: int | None = None) -> tuple[np.ndarray, PersonAttack]:
+                *, pixel_scale: float = 1.0, min_visibility: int = DEFAULT_MIN_VISIBILITY,
+                index: int = 0, person: int | None = None) -> tuple[np.ndarray, PersonAttack]:
     """Attack one model-input crop.
 
     crop: (h, w[, C]) crop (any size, any dtype; not modified). keypoints: (K, 3) (x, y, v)
     of the person in IMAGE pixels. matrix: 2x3 image -> crop affine used for the crop. The
-    joints are mapped into the crop and the attack is drawn there with spec.radius and the
-    blur kernels in crop pixels; meanout uses the mean of this crop. Returns (attacked copy
-    or the input itself when nothing was drawn, outcome).
+    joints are mapped into the crop and the attack is drawn there; spec.radius and the blur
+    kernels are reference-frame pixels, pixel_scale reference pixels per crop pixel (1: the
+    crop is the reference frame, e.g. a 256x192 crop for the paper's r = 6; see
+    `reference_pixel_scale`). meanout uses the mean of this crop. Returns (attacked copy, or
+    the input itself when nothing was drawn; outcome).
     """
     kp = np.array(keypoints, dtype=np.float64)
     if kp.ndim != 2 or kp.shape[1] != 3:
         raise ValueError(f"expected keypoints of shape (K, 3), got {kp.shape}")
     kp[:, :2] = affine_points(kp[:, :2], np.asarray(matrix, dtype=np.float64))
     canvas = Canvas(crop.copy(), source=crop)
-    result = draw_attack(canvas, kp, spec, pixel_scale=1.0, min_visibility=min_visibility,
+    result = draw_attack(canvas, kp, spec, pixel_scale=pixel_scale,
+                         min_visibility=min_visibility,
                          index=index, person=person)
     return (canvas.image if result.attacked else crop), result
+
+
+def reference_pixel_scale(box: np.ndarray, matrix: np.ndarray, crop_size: tuple[int, int],
+                          reference_size: tuple[int, int] | None = DEFAULT_INPUT_SIZE) -> float:
+    """Reference-frame pixels per crop pixel for the crop of `box` (4,) xywh made with
+    `matrix` at crop_size (w, h): person_pixel_scale(box, reference_size) /
+    crop_pixel_scale(matrix). 1.0 when crop_size == reference_size or reference_size is None
+    (sizes in crop pixels); 2.0 for a 96x128 crop against the 192x256 reference. Falls back to
+    the height ratio when the box is empty."""
+    if reference_size is None:
+        return 1.0
+    if tuple(int(v) for v in crop_size) == tuple(int(v) for v in reference_size):
+        return 1.0
+    ref = person_pixel_scale(box, reference_size)
+    if ref is None:
+        return float(reference_size[1]) / float(crop_size[1])
+    return ref / crop_pixel_scale(np.asarray(matrix, dtype=np.float64))
 
 
 class CropAttackHook:
@@ -91,15 +117,20 @@ class CropAttackHook:
     i: index of the box in the image's box list; crop: the model-input crop (not modified);
     matrix: the 2x3 image -> crop affine. `results[i]` holds each box's outcome and `counts`
     the totals (shared when passed in); calling the hook again for the same box (e.g. a
-    retried batch) redraws but does not count twice.
+    retried batch) redraws but does not count twice. reference_size: the model-input (w, h)
+    in which spec.radius and the blur kernels are given (default 192x256, the paper's); crops
+    of another size get them scaled through the box (`reference_pixel_scale`), so a 96x128
+    model sees the same image area attacked as a 192x256 one; None: crop pixels as they are.
     """
 
     def __init__(self, spec: AttackSpec, boxes: np.ndarray, gt_keypoints: np.ndarray,
                  gt_boxes: np.ndarray | None = None, *, match: np.ndarray | None = None,
                  iou_threshold: float = DEFAULT_IOU_THRESHOLD,
                  min_visibility: int = DEFAULT_MIN_VISIBILITY,
-                 counts: AttackCounts | None = None) -> None:
+                 counts: AttackCounts | None = None,
+                 reference_size: tuple[int, int] | None = DEFAULT_INPUT_SIZE) -> None:
         self.spec = spec
+        self.reference_size = reference_size
         self.boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         self.gt_keypoints = np.asarray(gt_keypoints, dtype=np.float64)
         if self.gt_keypoints.size == 0 and self.gt_keypoints.ndim != 3:
@@ -134,8 +165,11 @@ class CropAttackHook:
         if j < 0:
             out, result = crop, PersonAttack(i, UNMATCHED)
         else:
+            scale = reference_pixel_scale(self.boxes[i], matrix, crop.shape[1::-1],
+                                          self.reference_size)
             out, result = attack_crop(crop, self.gt_keypoints[j], matrix, self.spec,
-                                      min_visibility=self.min_visibility, index=i, person=j)
+                                      pixel_scale=scale, min_visibility=self.min_visibility,
+                                      index=i, person=j)
         if i not in self.results:
             self.counts.add(result.status)
         self.results[i] = result
@@ -153,7 +187,9 @@ def make_crop_hook(boxes: np.ndarray, gt_keypoints: np.ndarray, gt_boxes: np.nda
                    match: np.ndarray | None = None,
                    iou_threshold: float = DEFAULT_IOU_THRESHOLD,
                    min_visibility: int = DEFAULT_MIN_VISIBILITY,
-                   counts: AttackCounts | None = None) -> tuple[CropAttackHook, AttackCounts]:
+                   counts: AttackCounts | None = None,
+                   reference_size: tuple[int, int] | None = DEFAULT_INPUT_SIZE
+                   ) -> tuple[CropAttackHook, AttackCounts]:
     """Crop-mode hook for one image: returns (hook, counts).
 
     boxes: (N, 4) xywh image pixels, the boxes the adapter crops (GT or detected).
@@ -162,13 +198,15 @@ def make_crop_hook(boxes: np.ndarray, gt_keypoints: np.ndarray, gt_boxes: np.nda
     box's GT person index (-1 = none), e.g. np.arange(P) when the boxes are the GT boxes.
     target/mode/radius: a target name or Target plus mode and radius (model-input pixels), or
     a ready AttackSpec as `target`. counts: pass one AttackCounts to accumulate over images.
+    reference_size: model-input (w, h) the radius / kernels are given in (grid `input_size`;
+    crops of another size get them scaled), None = the crop's own pixels.
     """
     if not isinstance(target, AttackSpec) and meta is None and isinstance(target, str):
         raise ValueError("meta is required to resolve a target name")
     spec = as_spec(target, mode, meta, radius)  # type: ignore[arg-type]
     hook = CropAttackHook(spec, boxes, gt_keypoints, gt_boxes, match=match,
                           iou_threshold=iou_threshold, min_visibility=min_visibility,
-                          counts=counts)
+                          counts=counts, reference_size=reference_size)
     return hook, hook.counts
 
 
@@ -176,7 +214,8 @@ def make_crop_hook_for_persons(boxes: np.ndarray, persons: Sequence[Person],
                                spec: AttackSpec, meta: DatasetMeta, *, gt_boxes: bool = False,
                                iou_threshold: float = DEFAULT_IOU_THRESHOLD,
                                min_visibility: int = DEFAULT_MIN_VISIBILITY,
-                               counts: AttackCounts | None = None
+                               counts: AttackCounts | None = None,
+                               reference_size: tuple[int, int] | None = DEFAULT_INPUT_SIZE
                                ) -> tuple[CropAttackHook, AttackCounts]:
     """`make_crop_hook` from a Sample's persons (crowd persons are never targets).
 
@@ -193,4 +232,4 @@ def make_crop_hook_for_persons(boxes: np.ndarray, persons: Sequence[Person],
         match = np.arange(len(keep))
     return make_crop_hook(boxes, kps, pboxes, spec, meta=meta, match=match,
                           iou_threshold=iou_threshold, min_visibility=min_visibility,
-                          counts=counts)
+                          counts=counts, reference_size=reference_size)

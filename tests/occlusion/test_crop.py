@@ -1,6 +1,7 @@
 """Crop mode: attacks on model-input crops of any shape, detected-box matching, counting."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -159,3 +160,24 @@ def test_hook_bad_input(scene):
     hook, counts = make_crop_hook(gt_boxes, np.zeros((0, 17, 3)), np.zeros((0, 4)), spec())
     crop = warp_crop(image, crop_matrix(gt_boxes[0]), (192, 256))
     assert hook(0, crop, crop_matrix(gt_boxes[0])) is crop and counts.unmatched == 1
+
+
+def test_radius_is_given_in_the_reference_frame(scene):
+    """A 96x128 model sees the same image area attacked as a 192x256 one: r = 6 at 192x256
+    is r = 3 in its crop and the blur (kernel 11, sigma 2) becomes kernel 7 (half-width 2.5
+    rounded up), sigma 1; reference_size=None keeps crop pixels."""
+    image, kps, boxes = scene
+    cases = (((96, 128), (192, 256), 3.0, 7, 1.0), ((192, 256), (192, 256), 6.0, 11, 0.0),
+             ((96, 128), None, 6.0, 11, 0.0), ((288, 384), (192, 256), 9.0, 17, 3.0))
+    for size, ref, r_expected, kernel, sigma in cases:
+        c, s = box_to_center_scale(boxes[0], size[0] / size[1])
+        m = get_affine_transform(c, s, 0.0, size)
+        crop = warp_crop(image, m, size)
+        hook, _ = make_crop_hook(boxes[:1], kps[:1], None, spec("nose", "blur"),
+                                 match=np.array([0]), reference_size=ref)
+        out = hook(0, crop, m)
+        res = hook.results[0]
+        assert res.region.r == pytest.approx(r_expected)
+        mask = region_mask(res.region, size[1], size[0])
+        assert np.array_equal(out[~mask], crop[~mask])
+        assert np.array_equal(out[mask], cv2.GaussianBlur(crop, (kernel, kernel), sigma)[mask])
