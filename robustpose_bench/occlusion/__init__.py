@@ -27,6 +27,7 @@ from robustpose_bench.occlusion.crop import (
     make_crop_hook,
     make_crop_hook_for_persons,
     match_boxes,
+    reference_pixel_scale,
 )
 from robustpose_bench.occlusion.grid import load_attack_grid
 from robustpose_bench.occlusion.image import attack_image, person_pixel_scale
@@ -72,6 +73,7 @@ __all__ = [
     "keypoint_ap", "keypoint_circle", "list_modes", "load_attack_grid", "make_attack_specs",
     "make_crop_hook", "make_crop_hook_for_persons", "match_boxes", "parse_attack_id",
     "parse_targets", "part_rect", "part_rect_for", "per_keypoint_ap", "person_pixel_scale",
+    "reference_pixel_scale",
     "region_for", "region_mask", "register_mode", "remaining_keypoints", "restrict_keypoints",
     "validate_radius",
 ]
