@@ -66,7 +66,6 @@ class Look:
     trousers: str
     shoes: np.ndarray
     hat: np.ndarray | None
-    seed: int
 
 
 @dataclass
@@ -94,7 +93,8 @@ class RenderedPerson:
     keypoints: (17, 3) float64 (x, y, v) COCO order; x = y = 0 where v = 0 (outside image).
     mask: (H, W) uint8 part labels (PART_LABELS) of this person's visible pixels.
     mpii: (16, 3) float64 (x, y, vis) 0-based, vis 1 = inside the image.
-    head_box: (4,) x1, y1, x2, y2 of the head (0-based pixels, unclipped).
+    head_box: (4,) x1, y1, x2, y2 of the head ellipsoid and the face keypoints (0-based pixels,
+    unclipped).
     full_box: (4,) x1, y1, x2, y2 of all joints and the head top (unclipped).
     """
 
@@ -139,7 +139,6 @@ def sample_look(rng: np.random.Generator) -> Look:
         trousers=("shorts", "long")[int(rng.choice(2, p=(0.3, 0.7)))],
         shoes=tx.random_colour(rng, val=(0.05, 0.7)),
         hat=tx.random_colour(rng) if style == "hat" else None,
-        seed=int(rng.integers(2**62)),
     )
 
 
@@ -445,7 +444,8 @@ def _keypoints(fig: Figure, canvas: Canvas, pid: int) -> np.ndarray:
     ainv = np.linalg.inv(fig.head_axes)
     out = np.zeros((len(COCO_KEYPOINTS), 3))
     for k, name in enumerate(COCO_KEYPOINTS):
-        x, y = fig.joints[name][:2]
+        # the written precision (0.01 px), so readers find the same pixel with round()
+        x, y = round(float(fig.joints[name][0]), 2), round(float(fig.joints[name][1]), 2)
         if not (0.0 <= x <= w - 1 and 0.0 <= y <= h - 1):
             continue
         allowed = KEYPOINT_PARTS[name]
@@ -501,7 +501,9 @@ def _annotate(specs: list[PersonSpec], canvas: Canvas) -> list[RenderedPerson]:
         a = fig.head_axes
         c = fig.joints["head_center"]
         ext = np.sqrt((a[:2] ** 2).sum(1))
-        head_box = np.array([c[0] - ext[0], c[1] - ext[1], c[0] + ext[0], c[1] + ext[1]])
+        face = np.array([fig.joints[n][:2] for n in FACE_POINTS])  # nose and ears stick out
+        head_box = np.array([min(c[0] - ext[0], face[:, 0].min()), min(c[1] - ext[1], face[:, 1].min()),
+                             max(c[0] + ext[0], face[:, 0].max()), max(c[1] + ext[1], face[:, 1].max())])
         names = [n for n in fig.joints if n != "head_center"]
         pts = np.array([fig.joints[n][:2] for n in names])
         full = np.array([pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max(), pts[:, 1].max()])
