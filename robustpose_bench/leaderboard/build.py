@@ -205,7 +205,28 @@ def make_figures(table: Table, fig_dir: Path, formats: Sequence[str]) -> dict[st
                       f"{len(full)} entries with per-corruption numbers")
             out["per corruption"] = F.save_figure(fig, fig_dir, f"{table.stem}_per_corruption",
                                                   formats, dpi=FIG_DPI)
+        standard = [e for e in items if e.row.get("method", "").lower() == "standard"
+                    and e.num("rPC") is not None]
+        if len(standard) >= 2:  # AdvMix Fig. 5: clean AP* and rPC across backbones / sizes
+            standard.sort(key=lambda e: (e.row.get("boxes", ""), e.row.get("model", ""),
+                                         _natural(e.row.get("backbone", "")),
+                                         _natural(e.row.get("input_size", ""))))
+            fig = F.plot_clean_vs_rpc(
+                [{"label": _label(e).replace(" Standard", ""), "clean": e.num("clean"),
+                  "rPC": e.num("rPC"), "group": e.row.get("input_size", "")}
+                 for e in standard], metric,
+                title=f"{title_of(table.stem)}, standard training: clean {metric}* (line)\n"
+                      "and rPC (bars) across backbones and input sizes")
+            out["backbones"] = F.save_figure(fig, fig_dir, f"{table.stem}_backbones", formats,
+                                             dpi=FIG_DPI)
     return out
+
+
+def _natural(text: str) -> tuple:
+    """Sort key with numbers compared as numbers ("ResNet-50" < "ResNet-101")."""
+    import re
+
+    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text))
 
 
 def _ordered_files(folder: Path) -> list[Path]:
@@ -318,12 +339,15 @@ def _html_columns(schema: Schema) -> list[tuple[str, str, str]]:
     from robustpose_bench.report.figures import SHORT_NAMES
 
     cols: list[tuple[str, str, str]] = []
+    late = ("paper", "table", "version", "source", "manifest_sha256", "date", "notes", "boxes")
     for c in schema.columns:
-        if c.name in ("paper", "table", "version", "source", "manifest_sha256", "date", "notes"):
+        if c.name in late:
             continue
         typ = "num" if c.kind in ("float", "int") else "str"
         text = SHORT_NAMES.get(c.name, c.name)
         cols.append((c.name, text, typ))
+        if c.name == "input_size":  # results with GT / detected / no boxes differ a lot
+            cols.append(("boxes", "boxes", "str"))
     cols += [("source", "source", "str"), ("date", "date", "str"),
              ("manifest_sha256", "manifest", "str"), ("notes", "notes", "str")]
     return cols

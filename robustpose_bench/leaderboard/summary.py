@@ -249,6 +249,19 @@ def _parse_date(value: Any) -> _dt.date | None:
             return None
 
 
+# Spellings of the methods as the papers print them (the evaluator records lower case ids).
+METHOD_NAMES = {"standard": "Standard", "advmix": "AdvMix", "asda": "ASDA",
+                "stable_heatmap": "StableHeatmap", "occlusion_aug": "OcclusionAug"}
+
+
+def method_name(method: Any) -> str:
+    """Display name of a training method id (`advmix` -> `AdvMix`); unknown ids unchanged,
+    missing -> `Standard`."""
+    if not method:
+        return "Standard"
+    return METHOD_NAMES.get(str(method).lower(), str(method))
+
+
 def _identity(summary: Mapping[str, Any], name: str | None, method: str | None,
               date: str | None) -> dict[str, str]:
     model = summary.get("model") or {}
@@ -260,7 +273,7 @@ def _identity(summary: Mapping[str, Any], name: str | None, method: str | None,
         date = (created or _dt.date.today()).isoformat()
     return {
         "model": name or str(model.get("name", "")),
-        "method": method or str(model.get("method") or "Standard"),
+        "method": method or method_name(model.get("method")),
         "backbone": str(model.get("backbone") or ""),
         "input_size": f"{size[1]}x{size[0]}" if size else "",
         "params": str(model["params"]) if isinstance(model.get("params"), int) else "",

@@ -167,7 +167,8 @@ def plot_clean_vs_rpc(entries: Sequence[Mapping], metric: str = "AP",
                       title: str | None = None) -> Figure:
     """Bars: rPC per model; line (right axis): clean score AP* / PCKh*; bar colour: the group
     (input size), as in AdvMix Fig. 5. entries: dicts with label, clean, rPC, group."""
-    fig = new_figure(max(6.4, 0.75 * len(entries) + 2.5), 4.6)
+    longest = max((len(str(e["label"])) for e in entries), default=10)
+    fig = new_figure(max(6.4, 0.62 * len(entries) + 2.5), 4.0 + 0.07 * longest)
     ax = fig.add_subplot()
     groups = list(dict.fromkeys(str(e.get("group", "")) for e in entries))
     gcolor = dict(zip(groups, _colors(len(groups)), strict=False))
@@ -179,10 +180,14 @@ def plot_clean_vs_rpc(entries: Sequence[Mapping], metric: str = "AP",
                label=(f"rPC, input {g}" if g else "rPC") if g not in done else None)
         ax.text(x, e["rPC"], f"{e['rPC']:.1f}", ha="center", va="bottom", fontsize=8)
         done.add(g)
-    ax.set_ylim(0.0, 100.0)  # bars start at zero: no exaggerated differences
+    # bars start at zero (no exaggerated differences) and stay below 100 / 130 of the
+    # height; the clean-score line lives in the band above them
+    ax.set_ylim(0.0, 130.0)
+    ax.set_yticks(range(0, 101, 20))
     ax.set_ylabel("rPC = mPC / clean (%), bars")
     ax.set_xticks(xs)
     ax.set_xticklabels([str(e["label"]) for e in entries], rotation=30, ha="right")
+    ax.set_xlim(-0.6, len(entries) - 0.4)
     ax2 = ax.twinx()
     ax2.grid(False)
     ax2.plot(xs, [e["clean"] for e in entries], color="black", marker="o",
@@ -193,12 +198,17 @@ def plot_clean_vs_rpc(entries: Sequence[Mapping], metric: str = "AP",
     cl = [e["clean"] for e in entries]
     if cl:
         lo, hi = min(cl), max(cl)
-        ax2.set_ylim(lo - 0.35 * (hi - lo + 5), hi + 0.6 * (hi - lo + 5))
+        span = max((hi - lo) / 0.13, 8.0)  # lo at 80 %, hi at <= 93 % of the height
+        bottom = lo - 0.80 * span
+        ax2.set_ylim(bottom, bottom + span)
+        ticks = sorted({round(lo), round((lo + hi) / 2), round(hi)})
+        ax2.set_yticks(ticks)
     ax2.set_ylabel(f"clean {metric}* (%), line")
     ax.set_title(title or f"Clean {metric}* (line) and rPC (bars)")
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="lower left", framealpha=0.9)
+    fig.legend(h1 + h2, l1 + l2, fontsize=8, loc="outside lower center",
+               ncol=min(4, len(h1) + len(h2)), frameon=False)
     return fig
 
 

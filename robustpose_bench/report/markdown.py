@@ -23,6 +23,7 @@ from robustpose_bench.leaderboard.summary import (
     check_summary,
     condition_matrix,
     load_summary,
+    method_name,
     parse_attack_key,
     recompute,
 )
@@ -80,7 +81,7 @@ def load_run(results: str | Path) -> Run:
         raise LeaderboardError(f"{path}: summary.json needs metric (AP/PCKh) and clean")
     model = summary.get("model") or {}
     label = str(model.get("name") or path.name)
-    method = model.get("method")
+    method = method_name(model.get("method")) if model.get("method") else None
     if method and method.lower() not in label.lower():
         label = f"{label} {method}"
     run = Run(label, path, summary, metric,
@@ -124,6 +125,10 @@ def _unique_labels(runs: list[Run]) -> None:
     for r in runs:
         if seen[r.label] > 1:
             r.label = f"{r.label} ({r.path.name})"
+
+
+def _num_or_none(v: Any) -> float | None:
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
 
 
 def _fmt(v: float | None, nd: int = 1) -> str:
@@ -345,26 +350,27 @@ def _stability_section(members: list[Run], dataset: str, stem: str, fig_dir: Pat
             e = r.stability.get(c)
             if e is None:
                 continue
-            rows.append([r.label, c, _fmt(e.get("R"), 3), _fmt(e.get("RUC"), 3),
-                         _fmt(e.get("RUC_norm"), 3)])
-    md += _table(["model", "perturbation", "R", "RUC", "RUC_norm"], rows)
+            rows.append([r.label, c, _fmt(_num_or_none(e.get("R_mean")), 3),
+                         _fmt(_num_or_none(e.get("RUC")), 3),
+                         _fmt(_num_or_none(e.get("RUC_norm")), 3)])
+    md += ["R_mean: mean squared displacement between clean and perturbed predictions "
+           "(px^2, image pixels; R of eq. 10 divided by its number of terms). RUC: area under "
+           "the stability curve over P = 1..Pmax px, normalised to 0..1; RUC_norm: the same "
+           "with displacements in percent of the person scale.", ""]
+    md += _table(["model", "perturbation", "R_mean (px^2)", "RUC", "RUC_norm"], rows)
     md.append("")
     curves = {}
-    unit = "px"
     for r in runs:
         c = _stability_curve(r.stability)
         if c is not None:
             curves[r.label] = c
-        for e in r.stability.values():
-            if isinstance(e.get("units"), str):
-                unit = e["units"]
-    ruc = {r.label: {c: float(e.get("RUC_norm", e.get("RUC")))
-                     for c, e in r.stability.items()
-                     if isinstance(e.get("RUC_norm", e.get("RUC")), int | float)}
+    # the bars show the same (pixel) RUC as the curves' area
+    ruc = {r.label: {c: float(e["RUC"]) for c, e in r.stability.items()
+                     if _num_or_none(e.get("RUC")) is not None}
            for r in runs}
     ruc = {k: v for k, v in ruc.items() if v}
     if curves or ruc:
-        paths = F.save_figure(F.plot_stability(curves, ruc, unit=unit,
+        paths = F.save_figure(F.plot_stability(curves, ruc, unit="px, image pixels",
                                                title=f"{dataset}: prediction stability"),
                               fig_dir, f"{stem}_stability", formats)
         md += _figure_md(paths, out, "stability")

@@ -27,7 +27,7 @@ def condition_value(clean: float, robustness: float, c_index: int, severity: int
     return round(clean * max(0.02, 1.0 - hardness * severity / robustness), 4)
 
 
-def make_summary(name: str = "hrnet_w16_small", method: str = "Standard", clean: float = 70.0,
+def make_summary(name: str = "hrnet_w16_small", method: str = "standard", clean: float = 70.0,
                  robustness: float = 1.0, dataset: str = "synthpose", metric: str = "AP",
                  input_size: tuple[int, int] = (192, 256), params: int = 1_234_567,
                  seed: int = 0, missing: Iterable[str] = (), attacks: bool = False,
@@ -89,15 +89,18 @@ def make_attacks(clean: float, robustness: float = 1.0) -> dict:
     return att
 
 
-def make_stability(robustness: float = 1.0) -> dict:
+def make_stability(robustness: float = 1.0, p_max: int = 30) -> dict:
+    """Entries shaped like robustpose_bench.metrics.stability.stability()."""
     out = {}
     for c in ("gaussian_blur", "speckle_noise", "spatter"):
         for s in (1, 3):
-            curve = [min(1.0, (t / (12.0 / robustness)) ** 0.5) for t in range(1, 11)]
-            ruc = sum(curve) / len(curve)
-            out[f"{c}/{s}"] = {"R": round(40.0 / robustness * s, 3), "RUC": ruc,
-                               "RUC_norm": ruc, "curve": curve,
-                               "thresholds": list(range(1, 11))}
+            curve = [min(1.0, (t / (40.0 / robustness * s ** 0.3)) ** 0.5)
+                     for t in range(1, p_max + 1)]
+            ruc = (sum(curve) - (curve[0] + curve[-1]) / 2) / (len(curve) - 1)
+            out[f"{c}/{s}"] = {"R": round(4000.0 / robustness * s, 3), "R_mean": 4.0 * s,
+                               "curve": curve, "RUC": ruc, "curve_norm": curve,
+                               "RUC_norm": ruc, "p_max": p_max, "per": "keypoint",
+                               "num_terms": 1000, "units": {"R": "px^2 (image pixels), sum"}}
     return out
 
 

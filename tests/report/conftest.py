@@ -16,8 +16,8 @@ from _summary_factory import make_summary  # noqa: E402
 def results_dirs(tmp_path) -> list[Path]:
     """Two runs on SynthPose-C (standard and a more robust one) with attacks + stability."""
     out = []
-    for name, method, clean, rob in (("std", "Standard", 70.0, 1.0),
-                                     ("adv", "AdvMix", 71.0, 1.4)):
+    for name, method, clean, rob in (("std", "standard", 70.0, 1.0),
+                                     ("adv", "advmix", 71.0, 1.4)):
         s = make_summary(method=method, clean=clean, robustness=rob, attacks=True,
                          stability=True)
         d = tmp_path / "runs" / name

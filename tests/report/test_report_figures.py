@@ -46,7 +46,7 @@ def test_severity_and_rpc_figures():
     fig = F.plot_clean_vs_rpc([{"label": "x", "clean": 74.4, "rPC": 71.3, "group": "256x192"},
                                {"label": "y", "clean": 75.1, "rPC": 71.6, "group": "384x288"}])
     ax, ax2 = fig.axes
-    assert bar_heights(ax) == [71.3, 71.6] and ax.get_ylim() == (0.0, 100.0)
+    assert bar_heights(ax) == [71.3, 71.6] and ax.get_ylim()[0] == 0.0
     assert list(ax2.lines[0].get_ydata()) == [74.4, 75.1]
 
 
