@@ -1,0 +1,131 @@
+"""The interface every training method implements, and the registry that selects one by name.
+
+A method changes what happens to a batch and which losses are summed (DESIGN.md); the
+trainer owns data, model, optimiser, schedule, checkpoints, AMP and DDP.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from robustpose_bench.train.config import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from robustpose_bench.train.data import SampleTransform
+    from robustpose_bench.train.trainer import Trainer
+
+
+def parse_args(cls: type, args: dict[str, Any] | None, method: str) -> Any:
+    """Validate a `method_args` mapping into the method's argument dataclass."""
+    args = dict(args or {})
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(args) - set(fields))
+    if unknown:
+        raise ConfigError(f"method_args: unknown key(s) {', '.join(unknown)} for method "
+                          f"{method!r}; valid: {', '.join(sorted(fields))}")
+    hints = typing.get_type_hints(cls)
+    out = {}
+    for key, value in args.items():
+        tp = hints[key]
+        if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = float(value)
+        elif tp is float and isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise ConfigError(f"method_args.{key}: expected a number, got {value!r}") from None
+        elif tp in (int, bool, str) and not isinstance(value, tp):
+            raise ConfigError(f"method_args.{key}: expected {tp.__name__}, got {value!r}")
+        out[key] = value
+    try:
+        return cls(**out)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"method_args for {method!r}: {exc}") from None
+
+
+class TrainingMethod:
+    """Base class: plain supervised top-down training hooks.
+
+    Subclasses set `name`, an `Args` dataclass for their `method_args`, and override
+    `train_step` (and optionally `sample_transform`, `setup`, `inference_model`,
+    `inference_config`, `state_dict` / `load_state_dict` for their own modules).
+    """
+
+    name = "base"
+
+    @dataclasses.dataclass
+    class Args:
+        pass
+
+    def __init__(self, trainer: Trainer, args: dict[str, Any] | None = None):
+        self.trainer = trainer
+        self.args = parse_args(self.Args, args, self.name)
+
+    # ---- data side ----------------------------------------------------------------------
+    def sample_transform(self) -> SampleTransform | None:
+        """Per-sample hook run in the data workers on the uint8 crop (None: no hook)."""
+        return None
+
+    # ---- model side ---------------------------------------------------------------------
+    def setup(self) -> None:
+        """Build extra modules / optimisers once the trainer's model and optimiser exist."""
+
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One optimisation step on a batch already on the device; returns scalar logs."""
+        raise TypeError(f"training method {self.name!r} does not define train_step")
+
+    def inference_model(self, model: nn.Module) -> nn.Module:
+        """What validation / evaluation runs: a model mapping images to heatmaps that the
+        standard argmax decoder reads (default: the model itself)."""
+        return model
+
+    def inference_config(self) -> dict[str, Any]:
+        """Stored in the checkpoint's JSON config under `inference` (how to decode)."""
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state:
+            raise ValueError(f"method {self.name!r} has no state but the checkpoint has "
+                             f"{sorted(state)}")
+
+
+MethodFactory = Callable[..., TrainingMethod]
+METHODS: dict[str, type[TrainingMethod]] = {}
+
+
+def register_method(cls: type[TrainingMethod]) -> type[TrainingMethod]:
+    """Class decorator adding a training method to the registry under `cls.name`."""
+    if cls.name in METHODS and METHODS[cls.name] is not cls:
+        raise ValueError(f"training method {cls.name!r} is already registered")
+    METHODS[cls.name] = cls
+    return cls
+
+
+def list_methods() -> list[str]:
+    _load_builtin()
+    return sorted(METHODS)
+
+
+def get_method(name: str) -> type[TrainingMethod]:
+    _load_builtin()
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise ConfigError(f"unknown training method {name!r}; available: "
+                          f"{', '.join(sorted(METHODS))}") from None
+
+
+def _load_builtin() -> None:
+    # Importing the modules registers their methods.
+    import importlib
+
+    for mod in ("standard", "advmix", "asda", "stable_heatmap", "occlusion_aug"):
+        importlib.import_module(f"robustpose_bench.methods.{mod}")
