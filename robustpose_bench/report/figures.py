@@ -80,10 +80,14 @@ def new_figure(width: float, height: float) -> Figure:
 
 def save_figure(fig: Figure, out_dir: str | Path, stem: str,
                 formats: Sequence[str] = ("png", "svg"), dpi: int = 130) -> list[Path]:
-    """Write `fig` as `<out_dir>/<stem>.<fmt>` for each format, atomically; returns the paths.
-    Metadata that changes between runs (dates, software versions) is left out."""
+    """Write `fig` as `<out_dir>/<stem>.<fmt>` for each format, atomically; returns the paths
+    (vector formats first). Metadata that changes between runs (dates, software versions) is
+    left out."""
     paths = []
-    for fmt in formats:
+    # vector formats first: the first draw fixes the constrained layout, so an SVG is the
+    # same whether or not a PNG is written too (the page inlines the SVG)
+    order = sorted(formats, key=lambda f: (f not in ("svg", "pdf"), list(formats).index(f)))
+    for fmt in order:
         buf = io.BytesIO()
         meta = {"Date": None} if fmt in ("svg", "pdf") else {"Software": None}
         with plt.rc_context(_RC):
