@@ -2,6 +2,7 @@
 masks, detection results), the embedded default data set of issue 2 (docs/synthpose.md)."""
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -31,7 +32,8 @@ def command(out_dir: Path, split: str, num_images: int | None, seed: int | None,
     from robustpose_bench.datasets.synthpose import generate
 
     t0 = time.perf_counter()
-    paths = generate(out_dir, split=split, num_images=num_images, seed=seed, jobs=jobs)
+    paths = generate(out_dir, split=split, num_images=num_images, seed=seed, jobs=jobs,
+                     progress=sys.stderr.isatty())
     dt = time.perf_counter() - t0
     for key in ("ann_file", "mpii_file", "mpii_gt_mat", "detections", "image_root", "mask_root"):
         click.echo(f"{key:12s} {paths[key]}")
