@@ -343,7 +343,7 @@ def _html_columns(schema: Schema) -> list[tuple[str, str, str]]:
     for c in schema.columns:
         if c.name in late:
             continue
-        typ = "num" if c.kind in ("float", "int") else "str"
+        typ = "num" if c.kind in ("float", "ratio", "int") else "str"
         text = SHORT_NAMES.get(c.name, c.name)
         cols.append((c.name, text, typ))
         if c.name == "input_size":  # results with GT / detected / no boxes differ a lot

@@ -47,7 +47,8 @@ MEASURED_DECIMALS = 2
 class Column:
     """One CSV column.
 
-    kind: "str", "float" (percent, 0..100), "int", "date" (YYYY, YYYY-MM or YYYY-MM-DD),
+    kind: "str", "float" (percent, 0..100), "ratio" (percent, >= 0: a model can score better
+    under corruption than clean), "int", "date" (YYYY, YYYY-MM or YYYY-MM-DD),
     "size" (HxW as printed in papers, e.g. 256x192), "sha256" (64 hex digits).
     required: "always", "measured", "reported" or "" (may be empty).
     """
@@ -73,7 +74,7 @@ IDENTITY_COLUMNS: tuple[Column, ...] = (
 CORRUPTION_SCORE_COLUMNS: tuple[Column, ...] = (
     Column("mPC", "float", "mean performance under corruption: mean over 15 corruptions x 5 "
            "severities, percent", "always"),
-    Column("rPC", "float", "relative performance under corruption, 100 * mPC / clean, percent",
+    Column("rPC", "ratio", "relative performance under corruption, 100 * mPC / clean, percent",
            "always"),
 ) + tuple(Column(c, "float", f"{c}: mean over severities 1-5, percent")
           for c in BENCHMARK_CORRUPTIONS)
@@ -104,7 +105,7 @@ def _attack_detail_columns() -> tuple[Column, ...]:
 OCCLUSION_SCORE_COLUMNS: tuple[Column, ...] = (
     Column("attacked", "float", "mean AP over all attack conditions of the run, percent",
            "always"),
-    Column("rel_attacked", "float", "100 * attacked / clean, percent", "always"),
+    Column("rel_attacked", "ratio", "100 * attacked / clean, percent", "always"),
     Column("keypoint_attacks", "float", "mean AP over keypoint attacks, percent"),
     Column("part_attacks", "float", "mean AP over part attacks, percent"),
     Column("num_attacks", "int", "number of attack conditions averaged", "always"),
@@ -191,12 +192,14 @@ def check_cell(column: Column, text: str) -> str | None:
     """None if `text` is a valid value of `column` (empty allowed), else a message."""
     if text == "":
         return None
-    if column.kind == "float":
+    if column.kind in ("float", "ratio"):
         if not _NUM_RE.match(text):
             return f"{column.name}={text!r} is not a number"
         v = float(text)
-        if not 0.0 <= v <= 100.0:
+        if column.kind == "float" and not 0.0 <= v <= 100.0:
             return f"{column.name}={text} is outside 0..100 (percent)"
+        if v < 0.0:
+            return f"{column.name}={text} is negative"
     elif column.kind == "int":
         if not re.match(r"^\d+$", text):
             return f"{column.name}={text!r} is not a non-negative integer"

@@ -42,7 +42,7 @@ def validate_table(table: Table) -> list[str]:
     expected_metric = BENCHMARKS.get(table.stem, (None, None))[1]
     seen: dict[tuple[str, ...], int] = {}
     for row, line in zip(table.rows, table.lines, strict=True):
-        where = f"{table.path}:{line}"
+        where = f"{table.path}:{line}" if line else f"{table.path} (new row)"
 
         def err(msg: str, where: str = where) -> None:
             errs.append(f"{where}: {msg}")
@@ -58,7 +58,7 @@ def validate_table(table: Table) -> list[str]:
             msg = check_cell(col, text)
             if msg:
                 err(msg)
-            elif (source == "measured" and col.kind == "float" and text
+            elif (source == "measured" and col.kind in ("float", "ratio") and text
                   and decimals(text) != MEASURED_DECIMALS):
                 err(f"{col.name}={text}: measured numbers have {MEASURED_DECIMALS} decimals")
         metric = row.get("metric", "")
@@ -106,5 +106,5 @@ def validate(paths: Iterable[str | Path]) -> list[str]:
             errs.append(str(exc))
             continue
         errs.extend(validate_table(table))
-        log.info("%s: %d rows checked", f, len(table.rows))
+        log.debug("%s: %d rows checked", f, len(table.rows))
     return errs

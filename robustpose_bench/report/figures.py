@@ -184,10 +184,11 @@ def plot_clean_vs_rpc(entries: Sequence[Mapping], metric: str = "AP",
                label=(f"rPC, input {g}" if g else "rPC") if g not in done else None)
         ax.text(x, e["rPC"], f"{e['rPC']:.1f}", ha="center", va="bottom", fontsize=8)
         done.add(g)
-    # bars start at zero (no exaggerated differences) and stay below 100 / 130 of the
-    # height; the clean-score line lives in the band above them
-    ax.set_ylim(0.0, 130.0)
-    ax.set_yticks(range(0, 101, 20))
+    # bars start at zero (no exaggerated differences) and stay below 1/1.3 of the height;
+    # the clean-score line lives in the band above them
+    top = max([100.0, *[float(e["rPC"]) for e in entries]])  # rPC > 100 is possible
+    ax.set_ylim(0.0, 1.3 * top)
+    ax.set_yticks(range(0, int(top) + 1, 20))
     ax.set_ylabel("rPC = mPC / clean (%), bars")
     ax.set_xticks(xs)
     ax.set_xticklabels([str(e["label"]) for e in entries], rotation=30, ha="right")
@@ -277,8 +278,12 @@ def plot_stability(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]]
     curves: label -> (thresholds, fractions in 0..1); ruc: label -> {condition: RUC 0..1}."""
     panels = int(bool(curves)) + int(bool(ruc))
     conds = list(dict.fromkeys(c for r in ruc.values() for c in r))
-    fig = new_figure(5.2 * max(panels, 1) + (0.4 * len(conds) if ruc else 0), 4.4)
-    axes = fig.subplots(1, max(panels, 1), squeeze=False)[0]
+    if panels == 2 and len(conds) * max(len(ruc), 1) > 12:  # many bars: stack the panels
+        fig = new_figure(max(7.0, 0.3 * len(conds) * (1 + 0.5 * len(ruc)) + 2.0), 9.0)
+        axes = fig.subplots(2, 1, squeeze=False)[:, 0]
+    else:
+        fig = new_figure(5.2 * max(panels, 1) + (0.4 * len(conds) if ruc else 0), 4.4)
+        axes = fig.subplots(1, max(panels, 1), squeeze=False)[0]
     colors = dict(zip(list(dict.fromkeys([*curves, *ruc])),
                       _colors(len(set(curves) | set(ruc))), strict=False))
     k = 0

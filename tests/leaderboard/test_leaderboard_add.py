@@ -182,3 +182,16 @@ def test_occlusion_row(board, write_results):
 def test_occlusion_needs_attacks(board, write_results):
     with pytest.raises(LeaderboardError, match="no attacks"):
         add_results(write_results(make_summary(dataset="coco")), board / "coco-occlusion.csv")
+
+
+def test_rpc_above_100_is_allowed(board, write_results):
+    """A model can score better under corruption than clean (rPC > 100): a ratio, not a
+    percentage of 0..100; mPC itself stays within 0..100."""
+    s = make_summary(clean=8.0)
+    for c in s["per_condition"].values():
+        for k in c:
+            c[k] = 12.0
+    s["mPC"], s["rPC"] = 12.0, 150.0
+    row = add_results(write_results(s), board / "synthpose-c.csv").row
+    assert (row["mPC"], row["rPC"]) == ("12.00", "150.00")
+    assert validate([board / "synthpose-c.csv"]) == []
