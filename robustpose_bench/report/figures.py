@@ -238,6 +238,8 @@ def plot_attack_losses(models: Mapping[str, Mapping[str, Mapping[str, float]]],
             ax.bar(xs, ys, width=width, label=mode,
                    color=MODE_COLORS.get(mode, extra_colors[i]))
         ax.axhline(0.0, color="black", linewidth=0.8)
+        pad = max(0.0, (4 - len(targets)) / 2)  # few targets: keep the bars narrow
+        ax.set_xlim(-0.6 - pad, len(targets) - 0.4 + pad)
         ax.set_xticks(range(len(targets)))
         ax.set_xticklabels([short_keypoint(t) for t in targets], rotation=30, ha="right")
         ax.set_ylabel("Loss in AP (points)")
