@@ -17,7 +17,7 @@ from PIL import Image, ImageOps
 from torch import nn
 
 from robustpose_bench.methods.base import TrainingMethod, register_method
-from robustpose_bench.train.config import ConfigError
+from robustpose_bench.train.config import ConfigError, resolve_asset
 from robustpose_bench.train.losses import heatmap_mse
 
 log = logging.getLogger(__name__)
@@ -315,20 +315,6 @@ def load_teacher(path: str, device: torch.device) -> nn.Module:
                          **cfg.get("model_kwargs", {}))
     load_checkpoint(model, p)
     return freeze(model.to(device))
-
-
-def resolve_asset(path: str):
-    """A path as given, or relative to the installed package's parent folder (so configs can
-    name `robustpose_bench/assets/models/...` from any working directory)."""
-    from pathlib import Path
-
-    import robustpose_bench
-
-    p = Path(path).expanduser()
-    if p.exists() or p.is_absolute():
-        return p
-    alt = Path(robustpose_bench.__file__).resolve().parent.parent / p
-    return alt if alt.exists() else p
 
 
 def freeze(model: nn.Module) -> nn.Module:

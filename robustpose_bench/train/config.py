@@ -40,7 +40,8 @@ class ModelConfig:
 
     input_size and heatmap_size are (width, height) in pixels / heatmap cells; heatmap_size
     defaults to input_size / 4. pretrained: an optional local file with ImageNet backbone
-    weights (safetensors or a torch state dict); nothing is ever downloaded.
+    weights (safetensors or a torch state dict); nothing is ever downloaded. checkpoint: a
+    full pose checkpoint to start from (fine-tuning, e.g. AdvMix retraining a standard model).
     """
 
     name: str = "sbl_r50"
@@ -48,6 +49,7 @@ class ModelConfig:
     input_size: list[int] = field(default_factory=lambda: [192, 256])
     heatmap_size: list[int] | None = None
     pretrained: str | None = None
+    checkpoint: str | None = None
     kwargs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -332,6 +334,18 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
         raise ConfigError(f"{path}: expected a mapping at top level")
     data = apply_overrides(data, overrides or [])
     return config_from_dict(data, str(path))
+
+
+def resolve_asset(path: str | Path) -> Path:
+    """A path as given, or else relative to the folder holding the installed package, so that
+    configs can name `robustpose_bench/assets/models/...` from any working directory."""
+    import robustpose_bench
+
+    p = Path(path).expanduser()
+    if p.exists() or p.is_absolute():
+        return p
+    alt = Path(robustpose_bench.__file__).resolve().parent.parent / p
+    return alt if alt.exists() else p
 
 
 def dump_config(cfg: TrainConfig) -> str:

@@ -28,7 +28,7 @@ from robustpose_bench import __version__
 from robustpose_bench.datasets.types import Dataset
 from robustpose_bench.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from robustpose_bench.train import distributed
-from robustpose_bench.train.config import ConfigError, TrainConfig, dump_config
+from robustpose_bench.train.config import ConfigError, TrainConfig, dump_config, resolve_asset
 from robustpose_bench.train.data import (
     AugmentParams,
     ResumableDistributedSampler,
@@ -152,8 +152,10 @@ class Trainer:
             from robustpose_bench.models import create_model
 
             pretrained = cfg.resolve(cfg.model.pretrained)
+            init = resolve_asset(cfg.model.checkpoint) if cfg.model.checkpoint else None
             model = create_model(cfg.model.name, num_keypoints=cfg.model.num_keypoints,
-                                 pretrained_backbone=pretrained, **cfg.model.kwargs)
+                                 pretrained_backbone=pretrained, checkpoint=init,
+                                 **cfg.model.kwargs)
         self.raw_model = model.to(self.device)
         self._check_output_shape()
         self.model: nn.Module = self.wrap_ddp(self.raw_model)
@@ -517,7 +519,7 @@ class Trainer:
                                              f"{self.batch_in_epoch}: {logs}")
                 if cfg.train.log_every and self.global_step % cfg.train.log_every == 0:
                     now = time.time()
-                    log.info("epoch %d [%d/%d] %s lr %.2e (%.1f img/s)", self.epoch,
+                    log.info("epoch %d [%d/%d] %s lr %.2e (%.1f img/s)", self.epoch + 1,
                              self.batch_in_epoch, steps,
                              " ".join(f"{k} {v:.5f}" for k, v in logs.items()),
                              self.optimizer.param_groups[0]["lr"],
