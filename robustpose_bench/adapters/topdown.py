@@ -435,7 +435,11 @@ class HeatmapTopDownAdapter(TopDownHeatmapPipeline):
         if self.flip_index is not None and isinstance(k, int) and len(self.flip_index) != k:
             raise ValueError(f"flip_index has {len(self.flip_index)} entries but the model "
                              f"predicts {k} keypoints")
-        self.model = model.to(self.device).eval()
+        self.model = model.to(self.device)
+        try:
+            self.model.eval()
+        except NotImplementedError:  # torch.export modules keep the mode they were exported in
+            logger.debug("%s: eval() not supported (exported module); used as exported", self.name)
         self.amp = (self.device.type == "cuda") if amp is None else bool(amp)
         self.num_params = sum(p.numel() for p in model.parameters())
         self.method = method
