@@ -236,6 +236,19 @@ ZOO_ARGS: dict[str, Any] = {
 INFERENCE_KEYS = ("flip_test", "shift_heatmap", "decode")
 
 
+def _wrap_inference_head(model: Any, inference: Mapping[str, Any], ckpt: Any) -> Any:
+    """Apply a training method's inference head (`inference.head` names the module
+    robustpose_bench.methods.<head>, whose `wrap_for_inference(model, inference)` wraps it)."""
+    head = str(inference["head"])
+    try:
+        module = importlib.import_module(f"robustpose_bench.methods.{head}")
+        wrap = module.wrap_for_inference
+    except (ImportError, AttributeError):
+        raise AdapterError(f"checkpoint {ckpt}: its inference head {head!r} is unknown (no "
+                           f"robustpose_bench.methods.{head}.wrap_for_inference)") from None
+    return wrap(model, dict(inference))
+
+
 def load_zoo_adapter(name: str | None, model_args: Mapping[str, str], meta: Any = None,
                      device: str | None = None, trust_checkpoint: bool = False) -> Any:
     """HeatmapTopDownAdapter around zoo model `name` (None: taken from the checkpoint's JSON
@@ -291,7 +304,12 @@ def load_zoo_adapter(name: str | None, model_args: Mapping[str, str], meta: Any 
         size = info.input_size
     # Inference settings stored by the trainer (`inference` in the sidecar); model args win.
     inference = config.get("inference") or {}
-    ignored = sorted(set(inference) - set(INFERENCE_KEYS))
+    if inference.get("head"):
+        model = _wrap_inference_head(model, inference, ckpt)
+        ignored = []
+    else:
+        ignored = sorted(k for k in set(inference) - set(INFERENCE_KEYS)
+                         if not (k == "decoder" and inference[k] == "heatmap"))
     if ignored:
         logger.warning("checkpoint %s asks for inference settings this pipeline does not "
                        "apply: %s", ckpt, ", ".join(ignored))

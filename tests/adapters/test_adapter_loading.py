@@ -206,3 +206,20 @@ def test_sidecar_keypoint_names_are_checked(tmp_path):
     with pytest.raises(AdapterError, match="keypoint 0 is 'head_top'"):
         load_adapter(str(path), {}, meta=COCO)
     assert json.loads(path.with_suffix(".json").read_text())["keypoint_names"][0] == "head_top"
+
+
+def test_inference_head_from_sidecar(tmp_path):
+    model = create_model("sbl_r18_lite")
+    path = save_checkpoint(model, tmp_path / "h.safetensors",
+                           {"inference": {"head": "no_such_method"}})
+    with pytest.raises(AdapterError, match="inference head 'no_such_method' is unknown"):
+        load_adapter(str(path), {}, meta=COCO)
+    stable = pytest.importorskip("robustpose_bench.methods.stable_heatmap")
+    if not hasattr(stable, "wrap_for_inference"):
+        pytest.skip("stable heatmap method has no inference head")
+    path = save_checkpoint(model, tmp_path / "s.safetensors",
+                           {"inference": {"head": "stable_heatmap", "rcc": True}})
+    adapter = load_adapter(str(path), {}, meta=COCO, device="cpu")
+    assert type(adapter.model).__name__ == "StableHeatmapHead"
+    out = adapter.predict(np.zeros((60, 50, 3), np.uint8), np.array([[5, 5, 30, 40]]))
+    assert out.shape == (1, 17, 3) and np.isfinite(out).all()
