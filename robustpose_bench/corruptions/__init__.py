@@ -25,6 +25,7 @@ from robustpose_bench.corruptions.registry import (
     Corruption,
     get_corruption,
     list_corruptions,
+    order_registry,
     register_corruption,
 )
 
@@ -38,6 +39,7 @@ CORRUPTIONS: tuple[str, ...] = (
 #: The 4 held-out corruptions (never part of mPC).
 EXTRA_CORRUPTIONS: tuple[str, ...] = ("speckle_noise", "gaussian_blur", "spatter", "saturate")
 ALL_CORRUPTIONS: tuple[str, ...] = CORRUPTIONS + EXTRA_CORRUPTIONS
+order_registry(ALL_CORRUPTIONS)
 #: category -> the benchmark corruptions in it (the 15 only; extras have a category in the
 #: registry, `get_corruption(name).category`, but do not enter per-category scores).
 CATEGORIES: dict[str, tuple[str, ...]] = {

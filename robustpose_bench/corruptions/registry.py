@@ -67,6 +67,17 @@ def register_corruption(name: str, category: str, params: Sequence[Any], *, extr
     return deco
 
 
+def order_registry(names: Sequence[str]) -> None:
+    """Put `names` first, in this order, in listings (the protocol order); others follow."""
+    missing = [n for n in names if n not in _REGISTRY]
+    if missing:
+        raise ValueError(f"not registered: {', '.join(missing)}")
+    ordered = {n: _REGISTRY[n] for n in names}
+    ordered.update({n: c for n, c in _REGISTRY.items() if n not in ordered})
+    _REGISTRY.clear()
+    _REGISTRY.update(ordered)
+
+
 def get_corruption(name: str) -> Corruption:
     """The registry entry of `name` (ValueError listing the valid names if unknown)."""
     try:
