@@ -44,14 +44,28 @@ def _is_safetensors(path: Path) -> bool:
     return len(head) == 9 and head[8:9] == b"{"
 
 
+def _numpy_data_globals() -> list:
+    """NumPy arrays and scalars (data, not code) allowed in weights-only loading: MMPose and
+    many training scripts store them in checkpoint metadata (e.g. OKS sigmas)."""
+    import numpy as np
+
+    core = getattr(np, "_core", None) or np.core
+    allowed: list = [np.ndarray, np.dtype, core.multiarray._reconstruct, core.multiarray.scalar]
+    dtypes = getattr(np, "dtypes", None)
+    if dtypes is not None:
+        allowed += [getattr(dtypes, n) for n in dir(dtypes) if n.endswith("DType")]
+    return allowed
+
+
 def read_checkpoint(path: str | Path, trust: bool = False) -> Any:
     """The raw object stored in `path`.
 
     `.safetensors` -> dict of tensors (never runs code). Anything else goes through
-    `torch.load(map_location="cpu", weights_only=True)`, which accepts tensors and plain
-    containers only; a file that pickles other objects (classes, functions, NumPy scalars,
-    whole modules) raises CheckpointError unless `trust=True` (CLI: --trust-checkpoint), in
-    which case it is unpickled in full: only do that for files from a source you trust.
+    `torch.load(map_location="cpu", weights_only=True)`, which accepts tensors, plain
+    containers and NumPy arrays / scalars only; a file that pickles other objects (classes,
+    functions, whole modules) raises CheckpointError unless `trust=True` (CLI:
+    --trust-checkpoint), in which case it is unpickled in full: only do that for files from a
+    source you trust.
     """
     path = Path(path)
     if not path.is_file():
@@ -64,7 +78,8 @@ def read_checkpoint(path: str | Path, trust: bool = False) -> Any:
         except Exception as exc:  # safetensors raises its own error types
             raise CheckpointError(f"checkpoint {path}: not a valid safetensors file ({exc})") from exc
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(_numpy_data_globals()):
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         if "weights only" not in str(exc).lower() and "weights_only" not in str(exc):
             raise CheckpointError(f"checkpoint {path}: cannot be read by torch.load ({exc})"

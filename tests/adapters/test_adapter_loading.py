@@ -185,7 +185,7 @@ def test_zoo_spec(trained):
 
 def test_zoo_checkpoint_safety_through_load_adapter(tmp_path):
     model = create_model("sbl_r18_lite")
-    torch.save({"state_dict": model.state_dict(), "cfg": np.float64(1)}, tmp_path / "x.pth")
+    torch.save({"state_dict": model.state_dict(), "cfg": np.load}, tmp_path / "x.pth")
     with pytest.raises(AdapterError, match="--trust-checkpoint"):
         load_adapter("zoo:sbl_r18_lite", {"checkpoint": str(tmp_path / "x.pth")}, meta=COCO)
     ok = load_adapter("zoo:sbl_r18_lite", {"checkpoint": str(tmp_path / "x.pth")}, meta=COCO,

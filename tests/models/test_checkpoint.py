@@ -57,11 +57,19 @@ def test_whole_pickled_module_needs_trust(tmp_path, model):
     assert torch.equal(fresh.conv1.weight, model.conv1.weight)
 
 
-def test_numpy_scalars_in_meta_need_trust(tmp_path, model):
+def test_numpy_data_in_meta_is_allowed(tmp_path, model):
+    # MMPose checkpoints keep NumPy arrays in their meta (dataset_meta sigmas): data, not code.
     path = tmp_path / "np.pth"
-    torch.save({"state_dict": model.state_dict(), "best": np.float64(0.7)}, path)
-    with pytest.raises(CheckpointError, match="numpy"):
-        load_checkpoint(create_model(NAME), path)
+    meta = {"dataset_meta": {"sigmas": np.array([0.026, 0.025]), "names": np.array(["a", "b"])},
+            "epoch": np.int64(210), "best": np.float64(0.7), "flag": np.bool_(True)}
+    torch.save({"state_dict": model.state_dict(), "meta": meta}, path)
+    raw = read_checkpoint(path)
+    assert raw["meta"]["epoch"] == 210
+    np.testing.assert_allclose(raw["meta"]["dataset_meta"]["sigmas"], [0.026, 0.025])
+    load_checkpoint(create_model(NAME), path)
+    torch.save({"state_dict": model.state_dict(), "fn": np.save}, tmp_path / "fn.pth")
+    with pytest.raises(CheckpointError, match="numpy.*save"):
+        load_checkpoint(create_model(NAME), tmp_path / "fn.pth")
 
 
 @pytest.mark.parametrize("wrapper", ["state_dict", "model", "model_state_dict", None])
