@@ -33,7 +33,7 @@ demo: venv
 	$(VENV)/bin/robustpose demo --out runs/demo
 
 test: venv
-	$(PY) -m pytest -q -n $(JOBS) --durations=15
+	$(PY) -m pytest -q -n $(JOBS) --durations=15 --timeout=900
 
 test-fast: venv
 	$(PY) -m pytest -q -n $(JOBS) -m "not slow"
@@ -46,7 +46,7 @@ lint: venv
 	$(VENV)/bin/ruff check robustpose_bench tests benchmarks
 
 chromium:
-	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium) || echo "chromium not installed: the browser test will be skipped"
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null) || echo "chromium not installed: the browser test will be skipped"
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

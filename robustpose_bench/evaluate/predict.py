@@ -98,12 +98,15 @@ def predict_condition(adapter, adapter_name: str, source: ImageSource, condition
     samples = source.dataset.samples
     pending: list[tuple[int, np.ndarray]] = []
     n_pending = 0
-    batched = hasattr(adapter, "predict_batch") and crop_hook_for is None
+    batched = hasattr(adapter, "predict_batch")
 
     def run(items: list[tuple[int, np.ndarray]]) -> None:
         while True:
             try:
-                if batched:
+                if batched and crop_hook_for is not None:
+                    preds = adapter.predict_batch([(img, boxes[i].boxes, crop_hook_for(i))
+                                                   for i, img in items])
+                elif batched:
                     preds = adapter.predict_batch([(img, boxes[i].boxes) for i, img in items])
                 else:
                     preds = []

@@ -58,8 +58,13 @@ def mpii_predictions(dataset: Dataset, preds: dict[int, np.ndarray]) -> np.ndarr
     return out
 
 
-def score_condition(dataset: Dataset, preds, boxes, scores, config, adapter, cdir: Path) -> dict:
-    """Metrics of one condition in percent; writes the results file beside them."""
+def score_condition(dataset: Dataset, preds, boxes, scores, config, adapter, cdir: Path,
+                    condition: Condition | None = None) -> dict:
+    """Metrics of one condition in percent; writes the results file beside them.
+
+    For a keypoint attack, `AP_keypoint` is the AP restricted to the attacked keypoint
+    (other keypoints zeroed in GT and predictions, Pytel et al.'s per-keypoint evaluation).
+    """
     if config.metric == "PCKh":
         from robustpose_bench.metrics.pckh import pckh_dataset
 
@@ -69,13 +74,41 @@ def score_condition(dataset: Dataset, preds, boxes, scores, config, adapter, cdi
                            "order": "records of the MPII annotation file"})
         res = pckh_dataset(dataset, mp)
         return {k: 100.0 * float(v) for k, v in res.items()}
-    from robustpose_bench.metrics.coco import evaluate_keypoints
-
     results = coco_results(dataset, preds, boxes, scores, _aspect(adapter))
     atomic_write_json(cdir / "results.json", results, indent=None)
-    stats = evaluate_keypoints(str(dataset.ann_file), results, sigmas=dataset.meta.sigmas,
-                               use_area=config.use_area, backend=config.backend)
-    return {k: 100.0 * float(v) for k, v in stats.items()}
+    stats = _evaluator(dataset, config.use_area, config.backend).evaluate(results)
+    # percent; pycocotools' -1 (no GT in that area range) becomes None
+    out = {k: (100.0 * float(v) if v >= 0 else None) for k, v in stats.items()}
+    if condition is not None and condition.kind == "attack":
+        out["AP_keypoint"] = _attacked_keypoint_ap(dataset, results, condition)
+    return out
+
+
+def _attacked_keypoint_ap(dataset: Dataset, results: list[dict], condition: Condition
+                          ) -> float | None:
+    from robustpose_bench.occlusion import keypoint_ap, parse_attack_id
+
+    spec = parse_attack_id(condition.id.removeprefix("attack/"), dataset.meta)
+    if not spec.target.is_keypoint or not results:
+        return None
+    ap = keypoint_ap(str(dataset.ann_file), results, [spec.target.indices[0]],
+                     sigmas=dataset.meta.sigmas)["AP"]
+    return 100.0 * float(ap) if ap >= 0 else None
+
+
+_EVALUATORS: dict[tuple, object] = {}
+
+
+def _evaluator(dataset: Dataset, use_area: bool, backend: str):
+    """One KeypointEvaluator per (GT file, options): the GT is parsed once per sweep."""
+    from robustpose_bench.metrics.coco import KeypointEvaluator
+
+    sig = tuple(dataset.meta.sigmas) if dataset.meta.sigmas is not None else None
+    key = (str(dataset.ann_file), sig, use_area, backend)
+    if key not in _EVALUATORS:
+        _EVALUATORS.clear()
+        _EVALUATORS[key] = KeypointEvaluator(str(dataset.ann_file), sig, use_area, backend)
+    return _EVALUATORS[key]
 
 
 def aggregate(per_condition: dict[str, dict[str, float]], clean: float, allow_partial: bool) -> dict:
@@ -83,6 +116,9 @@ def aggregate(per_condition: dict[str, dict[str, float]], clean: float, allow_pa
 
     table = {c: {int(s): v for s, v in sev.items()} for c, sev in per_condition.items()}
     out = agg(table, clean, allow_partial=allow_partial)
+    out.pop("clean", None)
+    # summary.json states rPC in percent like the papers (metrics returns the ratio)
+    out["rPC"] = 100.0 * out["rPC"] if out.get("rPC") is not None else None
     return json.loads(json.dumps(out, default=float))
 
 

@@ -122,7 +122,8 @@ def run_evaluation(adapter, dataset: Dataset, config: EvaluationConfig,
             if counter is not None:
                 atomic_write_json(cdir / "attack_counts.json", counter.as_dict())
         if config.shard is None:
-            score = scoring.score_condition(dataset, preds, pboxes, pscores, config, adapter, cdir)
+            score = scoring.score_condition(dataset, preds, pboxes, pscores, config, adapter,
+                                            cdir, cond)
             save_score(cdir / "score.json", score)
         timings[cond.id] = time.perf_counter() - t0
         overall.update(1)

@@ -18,6 +18,7 @@ from tqdm import tqdm
 from robustpose_bench.datasets.meta import DatasetMeta
 from robustpose_bench.datasets.types import Dataset, Person
 from robustpose_bench.io import (
+    OutputError,
     atomic_write_bytes,
     remove_stale_parts,
     safe_join,
@@ -119,7 +120,10 @@ def run_render(dataset: Dataset, conditions: Sequence[Condition], out_root: str 
     from joblib import Parallel, delayed, parallel_config
 
     out_root = Path(out_root)
-    out_root.mkdir(parents=True, exist_ok=True)
+    try:
+        out_root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the output folder {out_root}: {exc.strerror or exc}") from None
     stale = remove_stale_parts(out_root)
     if stale:
         log.info("removed %d half-written files left by an earlier run", stale)

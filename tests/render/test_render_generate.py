@@ -7,13 +7,16 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from robustpose_bench.datasets import load_coco
-from robustpose_bench.render.benchmark import generate_benchmark, parse_corruptions, parse_severities
+from robustpose_bench.render.benchmark import (
+    generate_benchmark,
+    parse_corruptions,
+    parse_severities,
+)
 from robustpose_bench.render.conditions import Condition, parse_condition
 from robustpose_bench.render.image import render_in_memory
 from robustpose_bench.render.imageio import read_image
@@ -195,8 +198,9 @@ def test_dask_backend_matches_processes(tiny_coco, tmp_path):
     ds = load_coco(ann, images)
     proto = get_protocol("robustpose")
     generate_benchmark(ds, tmp_path / "a", ["shot_noise"], [2], proto, jobs=2, progress=False)
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                      host="127.0.0.1", dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp://",
+                      host="127.0.0.1", dashboard_address=":0") as cluster:
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
         generate_benchmark(ds, tmp_path / "b", ["shot_noise"], [2], proto, backend="dask",
                            scheduler=cluster.scheduler_address, progress=False)
     assert read_index(tmp_path / "a") == read_index(tmp_path / "b")
