@@ -265,6 +265,9 @@ def load_zoo_adapter(name: str | None, model_args: Mapping[str, str], meta: Any 
     ckpt = args.get("checkpoint")
     config = read_config(ckpt) if ckpt else None
     config = config or {}
+    if name and config.get("model") and config["model"] != name:
+        raise AdapterError(f"checkpoint {ckpt} holds a {config['model']} (per its JSON sidecar), "
+                           f"not a {name}; use --model zoo:{config['model']}")
     name = name or args.get("model") or config.get("model")
     if not name:
         raise AdapterError(f"checkpoint {ckpt}: no JSON sidecar names its zoo model; pass "

@@ -179,6 +179,8 @@ def test_zoo_spec(trained):
         load_adapter("zoo:hrnet_w16_small", {"chekpoint": str(path)}, meta=COCO)
     with pytest.raises(AdapterError, match="unknown model 'hrnet_w99'"):
         load_adapter("zoo:hrnet_w99", {}, meta=COCO)
+    with pytest.raises(AdapterError, match="holds a hrnet_w16_small.*use --model zoo:hrnet_w16"):
+        load_adapter("zoo:sbl_r50", {"checkpoint": str(path)}, meta=COCO)
     with pytest.raises(AdapterError, match="17 keypoints but the data set mpii has 16"):
         load_adapter(str(path), {}, meta=MPII)
 
