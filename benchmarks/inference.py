@@ -4,7 +4,8 @@ ResNet-50 at 256x192 (PROTOCOL.md section 3 setting), batch sizes 1 / 8 / 32.
 Measures the full pipeline (affine crops + normalisation + network + flip test + decoding +
 mapping back) on random images with 4 people each, with and without the flip test, plus the
 bare network forward. Usage: `python benchmarks/inference.py [--device cpu] [--model sbl_r50]
-[--seconds 10] [--json out.json]`.
+[--seconds 10] [--json out.json]`; `--training` instead measures the training throughput
+of the CPU-sized models at 128x96.
 """
 from __future__ import annotations
 
@@ -83,6 +84,32 @@ def run(model_name: str, device: str, batch_sizes: list[int], seconds: float) ->
             "units": "person crops per second (flip: two network passes per crop)"}
 
 
+def run_training(models: list[str], batch_size: int, seconds: float) -> list[dict]:
+    """Crops/s of the CPU models at their default input (128x96): forward in training mode,
+    and a full step (forward + MSE backward + Adam)."""
+    rows = []
+    for name in models:
+        w, h = get_model_info(name).input_size
+        model = create_model(name).train()
+        opt = torch.optim.Adam(model.parameters(), 1e-3)
+        x = torch.randn(batch_size, 3, h, w)
+
+        def forward(model=model, x=x):
+            with torch.no_grad():
+                model(x)
+
+        def step(model=model, opt=opt, x=x):
+            opt.zero_grad()
+            model(x).pow(2).mean().backward()
+            opt.step()
+        row = {"model": name, "input_size": [w, h], "batch_size": batch_size,
+               "train_forward": round(_rate(forward, batch_size, seconds), 1),
+               "train_step": round(_rate(step, batch_size, seconds), 1)}
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="sbl_r50")
@@ -90,9 +117,18 @@ def main() -> None:
     parser.add_argument("--batch-sizes", default="1,8,32")
     parser.add_argument("--seconds", type=float, default=10.0, help="timing per measurement")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--training", action="store_true",
+                        help="instead: training throughput of the CPU models (hrnet_w16_small, "
+                             "sbl_r18_lite, sbl_r18) at 128x96, batch 32")
     args = parser.parse_args()
-    res = run(args.model, args.device, [int(b) for b in args.batch_sizes.split(",")],
-              args.seconds)
+    if args.training:
+        res = {"training": run_training(["hrnet_w16_small", "sbl_r18_lite", "sbl_r18"], 32,
+                                        args.seconds),
+               "torch_threads": torch.get_num_threads(),
+               "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
+    else:
+        res = run(args.model, args.device, [int(b) for b in args.batch_sizes.split(",")],
+                  args.seconds)
     text = json.dumps(res, indent=1)
     print(text)
     if args.json:
