@@ -10,33 +10,16 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
+from robustpose_bench.adapters.base import (
+    check_bottom_up_output,
+    check_output,
+    is_bottom_up,
+)
 from robustpose_bench.evaluate.boxes import SampleBoxes
 from robustpose_bench.evaluate.source import ImageSource
 from robustpose_bench.render.conditions import Condition
 
 log = logging.getLogger(__name__)
-
-
-class AdapterOutputError(ValueError):
-    """An adapter returned something that breaks the contract (shape, K, NaN)."""
-
-
-def check_predictions(adapter_name: str, file_name: str, out, n_boxes: int, k: int) -> np.ndarray:
-    """(N, K, 3) finite float64, else an error naming the adapter and the sample."""
-    try:
-        arr = np.asarray(out, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise AdapterOutputError(f"{adapter_name}: predict() on {file_name} returned "
-                                 f"{type(out).__name__}, expected an (N, K, 3) array") from None
-    if arr.shape != (n_boxes, k, 3):
-        hint = f" (the data set has K = {k} keypoints)" if arr.ndim == 3 and arr.shape[1] != k else ""
-        raise AdapterOutputError(f"{adapter_name}: predict() on {file_name} returned shape "
-                                 f"{arr.shape}, expected ({n_boxes}, {k}, 3){hint}")
-    if not np.isfinite(arr).all():
-        bad = np.argwhere(~np.isfinite(arr))[0]
-        raise AdapterOutputError(f"{adapter_name}: predict() on {file_name} returned a non-finite "
-                                 f"value at box {bad[0]}, keypoint {bad[1]}")
-    return arr
 
 
 class _Images:
@@ -48,24 +31,31 @@ class _Images:
     def __len__(self) -> int:
         return len(self.indices)
 
-    def __getitem__(self, i: int) -> tuple[int, np.ndarray]:
+    def __getitem__(self, i: int) -> tuple[int, np.ndarray, dict]:
         idx = self.indices[i]
-        return idx, self.source.load(self.source.dataset.samples[idx], self.condition)
+        image, info = self.source.load_with_info(self.source.dataset.samples[idx], self.condition)
+        return idx, image, info
 
 
 def iter_images(source: ImageSource, condition: Condition, indices: Sequence[int],
-                workers: int) -> Iterator[tuple[int, np.ndarray]]:
-    """(sample index, pixels) in order; decoding/corrupting in `workers` processes."""
+                workers: int, counts: dict | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """(sample index, pixels) in order; decoding/corrupting in `workers` processes.
+
+    counts: when given, the image-mode attack counters of every image are summed into it.
+    """
     data = _Images(source, condition, indices)
     if workers <= 0:
-        for i in range(len(data)):
-            yield data[i]
-        return
-    from torch.utils.data import DataLoader
+        items: Iterator = (data[i] for i in range(len(data)))
+    else:
+        from torch.utils.data import DataLoader
 
-    loader = DataLoader(data, batch_size=None, shuffle=False, num_workers=workers,
-                        prefetch_factor=4, persistent_workers=False)
-    yield from loader
+        items = iter(DataLoader(data, batch_size=None, shuffle=False, num_workers=workers,
+                                prefetch_factor=4, persistent_workers=False))
+    for idx, image, info in items:
+        if counts is not None:
+            for key, value in info.get("counts", {}).items():
+                counts[key] = counts.get(key, 0) + int(value)
+        yield idx, image
 
 
 def _is_oom(exc: BaseException) -> bool:
@@ -84,12 +74,38 @@ class PredictState:
     batch_size: int
 
 
+def _ref(sample) -> str:
+    return f"image {sample.image_id} ({sample.file_name})"
+
+
+def predict_bottom_up(adapter, adapter_name: str, source: ImageSource, condition: Condition,
+                      indices: Sequence[int], num_keypoints: int, workers: int = 0,
+                      progress: bool = True, counts: dict | None = None
+                      ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """Bottom-up models: (keypoints (M_i, K, 3), boxes (M_i, 4) = keypoint extents, person
+    scores (M_i,)) per sample index."""
+    preds, boxes, scores = {}, {}, {}
+    samples = source.dataset.samples
+    bar = tqdm(total=len(indices), unit="img", desc=condition.id, leave=False,
+               disable=not progress, dynamic_ncols=True)
+    for i, image in iter_images(source, condition, indices, workers, counts):
+        kp, sc = check_bottom_up_output(adapter_name, _ref(samples[i]),
+                                        adapter.predict(image, None), num_keypoints)
+        lo, hi = (kp[..., :2].min(axis=1), kp[..., :2].max(axis=1)) if len(kp) else (
+            np.zeros((0, 2)), np.zeros((0, 2)))
+        preds[i], scores[i] = kp, sc
+        boxes[i] = np.concatenate([lo, hi - lo], axis=1)
+        bar.update(1)
+    bar.close()
+    return preds, boxes, scores
+
+
 def predict_condition(adapter, adapter_name: str, source: ImageSource, condition: Condition,
                       boxes: Sequence[SampleBoxes], indices: Sequence[int], num_keypoints: int,
                       state: PredictState, workers: int = 0,
                       crop_hook_for: Callable[[int], Callable | None] | None = None,
-                      progress: bool = True) -> dict[int, np.ndarray]:
-    """Keypoints (N_i, K, 3) in image pixels for each sample index in `indices`.
+                      progress: bool = True, counts: dict | None = None) -> dict[int, np.ndarray]:
+    """Top-down models: keypoints (N_i, K, 3) in image pixels for each sample index.
 
     crop_hook_for(sample_index) gives the crop-mode attack hook of that image (passed to the
     adapter's `predict(..., crop_hook=)`), or None.
@@ -98,7 +114,7 @@ def predict_condition(adapter, adapter_name: str, source: ImageSource, condition
     samples = source.dataset.samples
     pending: list[tuple[int, np.ndarray]] = []
     n_pending = 0
-    batched = hasattr(adapter, "predict_batch")
+    batched = hasattr(adapter, "predict_batch") and not is_bottom_up(adapter)
 
     def run(items: list[tuple[int, np.ndarray]]) -> None:
         while True:
@@ -125,13 +141,13 @@ def predict_condition(adapter, adapter_name: str, source: ImageSource, condition
                     adapter.batch_size = state.batch_size
                 log.warning("CUDA out of memory: batch size halved to %d", state.batch_size)
         for (i, _), p in zip(items, preds, strict=True):
-            out[i] = check_predictions(adapter_name, samples[i].file_name, p, len(boxes[i]),
-                                       num_keypoints)
+            out[i] = check_output(adapter_name, _ref(samples[i]), p, len(boxes[i]),
+                                  num_keypoints)
 
     bar = tqdm(total=len(indices), unit="img", desc=condition.id, leave=False,
                disable=not progress, dynamic_ncols=True)
     try:
-        for i, image in iter_images(source, condition, indices, workers):
+        for i, image in iter_images(source, condition, indices, workers, counts):
             if len(boxes[i]) == 0:
                 out[i] = np.zeros((0, num_keypoints, 3))
                 bar.update(1)

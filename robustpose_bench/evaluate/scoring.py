@@ -23,10 +23,12 @@ def _aspect(adapter) -> float:
 
 
 def coco_results(dataset: Dataset, preds: dict[int, np.ndarray], boxes: dict[int, np.ndarray],
-                 scores: dict[int, np.ndarray], aspect_ratio: float) -> list[dict]:
+                 scores: dict[int, np.ndarray], aspect_ratio: float,
+                 postprocess: bool = True) -> list[dict]:
     """COCO results json entries after the reference post-processing (PROTOCOL.md section 3):
     score = box score x mean keypoint confidence above 0.2, then OKS-NMS at 0.9 per image
-    with area = (scale * 200).prod()."""
+    with area = (scale * 200).prod(). postprocess=False (bottom-up models) keeps the
+    adapter's persons and scores as they are."""
     from robustpose_bench.metrics.postprocess import rescore_and_nms
 
     samples = dataset.samples
@@ -39,7 +41,10 @@ def coco_results(dataset: Dataset, preds: dict[int, np.ndarray], boxes: dict[int
     image_ids = np.concatenate([np.full(len(preds[i]), samples[i].image_id) for i in order])
     _, scale = box_to_center_scale(bx, aspect_ratio)
     areas = np.prod(scale * 200.0, axis=1)
-    keep, new_scores = rescore_and_nms(kp, bs, areas, image_ids, sigmas=dataset.meta.sigmas)
+    if postprocess:
+        keep, new_scores = rescore_and_nms(kp, bs, areas, image_ids, sigmas=dataset.meta.sigmas)
+    else:
+        keep, new_scores = np.arange(len(kp)), bs
     return [{"image_id": int(image_ids[j]), "category_id": 1,
              "keypoints": [round(float(v), 3) for v in kp[j].reshape(-1)],
              "score": float(new_scores[j])} for j in keep]
@@ -74,7 +79,7 @@ def score_condition(dataset: Dataset, preds, boxes, scores, config, adapter, cdi
                            "order": "records of the MPII annotation file"})
         res = pckh_dataset(dataset, mp)
         return {k: 100.0 * float(v) for k, v in res.items()}
-    results = coco_results(dataset, preds, boxes, scores, _aspect(adapter))
+    results = coco_results(dataset, preds, boxes, scores, _aspect(adapter), config.postprocess)
     atomic_write_json(cdir / "results.json", results, indent=None)
     stats = _evaluator(dataset, config.use_area, config.backend).evaluate(results)
     # percent; pycocotools' -1 (no GT in that area range) becomes None

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from robustpose_bench.adapters.base import is_bottom_up
 from robustpose_bench.datasets import load_dataset, load_detections
 from robustpose_bench.datasets.types import Dataset
 from robustpose_bench.evaluate.store import condition_dir, load_raw, save_raw
@@ -128,6 +129,7 @@ def model_info(adapter, params: dict) -> dict:
         "input_size": list(input_size) if input_size is not None else None,
         "params": count_params(adapter),
         "checkpoint": args.get("checkpoint"),
+        "bottom_up": is_bottom_up(adapter),
     }
 
 
@@ -172,8 +174,9 @@ def merge_shards(shards: list[Path], out: str | Path, progress: bool = True) -> 
     detections = None
     if det_path is not None:
         detections = load_detections(det_path, [s.image_id for s in dataset.samples])
-    return run_evaluation(_NoModel(config.model_info.get("name", "merged")), dataset, config,
-                          detections)
+    stand_in = _NoModel(config.model_info.get("name", "merged"),
+                        bool(config.model_info.get("bottom_up")))
+    return run_evaluation(stand_in, dataset, config, detections)
 
 
 def _add_counts(path: Path, counts: dict) -> None:
@@ -188,8 +191,9 @@ def _add_counts(path: Path, counts: dict) -> None:
 class _NoModel:
     """Stands in for the adapter when only stored predictions are scored (merge)."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, bottom_up: bool = False):
         self.name = name
+        self.bottom_up = bottom_up
 
     def predict(self, image: np.ndarray, boxes: np.ndarray):
         raise RuntimeError("merge found a condition without stored predictions")

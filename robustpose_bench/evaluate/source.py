@@ -10,7 +10,7 @@ import numpy as np
 
 from robustpose_bench.datasets.types import Dataset, Sample
 from robustpose_bench.render.conditions import Condition
-from robustpose_bench.render.image import render_in_memory
+from robustpose_bench.render.image import render_in_memory_with_info
 from robustpose_bench.render.imageio import read_image
 from robustpose_bench.render.jobs import condition_relpath
 from robustpose_bench.render.manifest import read_manifest
@@ -40,8 +40,12 @@ class ImageSource:
     def load(self, sample: Sample, condition: Condition) -> np.ndarray:
         """RGB uint8 (H, W, 3). Crop-mode attacks are applied later, on the crops: for those
         (attacks_in_image False) the clean image is returned."""
+        return self.load_with_info(sample, condition)[0]
+
+    def load_with_info(self, sample: Sample, condition: Condition) -> tuple[np.ndarray, dict]:
+        """`load` plus the image-mode attack info (empty for other conditions)."""
         if condition.kind == "clean" or (condition.kind == "attack" and not self.attacks_in_image):
-            return read_image(self.dataset.image_path(sample))
+            return read_image(self.dataset.image_path(sample)), {}
         if condition.kind == "corruption" and self.rendered_root is not None:
             path = self.rendered_root / condition_relpath(condition, self.protocol, sample.file_name)
             if not path.is_file():
@@ -49,7 +53,7 @@ class ImageSource:
                     f"condition {condition.id}: {path} is missing from the rendered benchmark "
                     f"{self.rendered_root}; render it with `robustpose generate` (same --out) or "
                     f"evaluate with --on-the-fly")
-            return read_image(path)
+            return read_image(path), {}
         image = read_image(self.dataset.image_path(sample))
-        return render_in_memory(image, condition, self.protocol, sample.file_name,
-                                sample.persons, self.dataset.meta)
+        return render_in_memory_with_info(image, condition, self.protocol, sample.file_name,
+                                          sample.persons, self.dataset.meta)

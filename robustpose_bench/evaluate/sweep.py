@@ -15,10 +15,11 @@ import numpy as np
 from tqdm import tqdm
 
 from robustpose_bench import __version__
+from robustpose_bench.adapters.base import adapter_name, is_bottom_up, supports_crop_hook
 from robustpose_bench.datasets.types import Dataset
 from robustpose_bench.evaluate import scoring
 from robustpose_bench.evaluate.boxes import SampleBoxes, boxes_for_dataset
-from robustpose_bench.evaluate.predict import PredictState, predict_condition
+from robustpose_bench.evaluate.predict import PredictState, predict_bottom_up, predict_condition
 from robustpose_bench.evaluate.source import ImageSource
 from robustpose_bench.evaluate.store import (
     condition_dir,
@@ -64,10 +65,7 @@ class EvaluationConfig:
     model_info: dict = field(default_factory=dict)
     benchmark: dict = field(default_factory=dict)
     progress: bool = True
-
-
-def _model_name(adapter) -> str:
-    return getattr(adapter, "name", None) or type(adapter).__name__
+    postprocess: bool = True  # top-down rescoring + OKS-NMS (off for bottom-up models)
 
 
 def _all_conditions(config: EvaluationConfig) -> list[Condition]:
@@ -86,9 +84,17 @@ def run_evaluation(adapter, dataset: Dataset, config: EvaluationConfig,
         i, n = config.shard
         indices = indices[i::n]
     conditions = _all_conditions(config)
+    name = adapter_name(adapter)
     state = PredictState(config.batch_size)
-    name = _model_name(adapter)
+    bottom_up = is_bottom_up(adapter)
+    has_attacks = any(c.kind == "attack" for c in conditions)
+    if config.attack_mode == "crop" and has_attacks and (
+            bottom_up or not supports_crop_hook(adapter)):
+        log.warning("%s takes no crop_hook (or is bottom-up): occlusion attacks are drawn on "
+                    "the full image (image mode)", name)
+        config.attack_mode = "image"
     crop_attacks = config.attack_mode == "crop"
+    config.postprocess = not bottom_up
     sources = {
         "image": ImageSource(dataset, config.protocol, config.rendered_root, attacks_in_image=True),
         "crop": ImageSource(dataset, config.protocol, config.rendered_root, attacks_in_image=False),
@@ -96,36 +102,42 @@ def run_evaluation(adapter, dataset: Dataset, config: EvaluationConfig,
     start = time.perf_counter()
     overall = tqdm(total=len(conditions), unit="cond", desc="conditions",
                    disable=not config.progress, dynamic_ncols=True)
-    timings: dict[str, float] = {}
     for cond in conditions:
         cdir = condition_dir(out, cond)
         done = (cdir / "raw.npz").is_file() if config.shard else (cdir / "score.json").is_file()
         if done and not config.force:
             overall.update(1)
             continue
-        t0 = time.perf_counter()
         raw_path = cdir / "raw.npz"
         if raw_path.is_file() and not config.force and config.shard is None:
             preds, pboxes, pscores = load_raw(raw_path)
         else:
             hook_for, counter = None, None
             use_crop = cond.kind == "attack" and crop_attacks
+            image_counts: dict | None = {} if cond.kind == "attack" and not use_crop else None
             if use_crop:
                 hook_for, counter = scoring.crop_hook_factory(dataset, boxes, cond, adapter)
             source = sources["crop" if use_crop else "image"]
-            preds = predict_condition(adapter, name, source, cond, boxes, indices,
-                                      dataset.meta.num_keypoints, state, config.workers,
-                                      crop_hook_for=hook_for, progress=config.progress)
-            pboxes = {i: boxes[i].boxes for i in indices}
-            pscores = {i: boxes[i].scores for i in indices}
+            if bottom_up:
+                preds, pboxes, pscores = predict_bottom_up(
+                    adapter, name, source, cond, indices, dataset.meta.num_keypoints,
+                    config.workers, config.progress, image_counts)
+            else:
+                preds = predict_condition(adapter, name, source, cond, boxes, indices,
+                                          dataset.meta.num_keypoints, state, config.workers,
+                                          crop_hook_for=hook_for, progress=config.progress,
+                                          counts=image_counts)
+                pboxes = {i: boxes[i].boxes for i in indices}
+                pscores = {i: boxes[i].scores for i in indices}
             save_raw(raw_path, preds, pboxes, pscores)
+            if image_counts is not None:
+                atomic_write_json(cdir / "attack_counts.json", image_counts)
             if counter is not None:
                 atomic_write_json(cdir / "attack_counts.json", counter.as_dict())
         if config.shard is None:
             score = scoring.score_condition(dataset, preds, pboxes, pscores, config, adapter,
                                             cdir, cond)
             save_score(cdir / "score.json", score)
-        timings[cond.id] = time.perf_counter() - t0
         overall.update(1)
     overall.close()
     log.info("sweep finished in %.1f s", time.perf_counter() - start)
@@ -170,7 +182,7 @@ def write_summary(dataset: Dataset, config: EvaluationConfig, boxes: list[Sample
         summary["attacks"] = attacks
     if config.stability_conditions:
         summary["stability"] = scoring.stability_summary(out, config.stability_conditions)
-    summary["model"] = dict(config.model_info) or {"name": _model_name(adapter)}
+    summary["model"] = dict(config.model_info) or {"name": adapter_name(adapter)}
     summary["dataset"] = {
         "name": dataset.meta.name,
         "ann_file": str(dataset.ann_file),

@@ -53,7 +53,14 @@ def render_in_memory(image: np.ndarray, condition: Condition, protocol: Protocol
 
     Clean images are returned as decoded from the source (no re-encoding), like on disk.
     """
+    return render_in_memory_with_info(image, condition, protocol, file_name, persons, meta)[0]
+
+
+def render_in_memory_with_info(image: np.ndarray, condition: Condition, protocol: Protocol,
+                               file_name: str, persons: Sequence[Person] = (),
+                               meta: DatasetMeta | None = None) -> tuple[np.ndarray, dict]:
+    """`render_in_memory` plus the attack info (who was attacked / skipped)."""
     if condition.kind == "clean":
-        return image
-    data, _ = render_bytes(image, condition, protocol, file_name, persons, meta)
-    return decode_bytes(data)
+        return image, {}
+    data, info = render_bytes(image, condition, protocol, file_name, persons, meta)
+    return decode_bytes(data), info

@@ -47,3 +47,26 @@ class BrokenAdapter:
         out = np.zeros((n, 17, 3))
         out[0, 3, 0] = np.nan
         return out
+
+
+class BottomUpOracle:
+    """A bottom-up adapter: finds every GT person of the image (by image size + order)."""
+
+    bottom_up = True
+
+    def __init__(self, ann: str):
+        data = json.load(open(ann))
+        self.by_image: dict[tuple, list] = {}
+        for a in data["annotations"]:
+            if a.get("num_keypoints", 1) > 0 and not a.get("iscrowd"):
+                self.by_image.setdefault(a["image_id"], []).append(a["keypoints"])
+        self.order = [im["id"] for im in data["images"]]
+        self.calls = 0
+
+    def predict(self, image: np.ndarray, boxes):
+        assert boxes is None
+        image_id = self.order[self.calls % len(self.order)]
+        self.calls += 1
+        kps = np.array(self.by_image.get(image_id, []), dtype=float).reshape(-1, 17, 3)
+        kps[..., 2] = 1.0
+        return kps, np.ones(len(kps))

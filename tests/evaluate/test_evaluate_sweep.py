@@ -82,9 +82,9 @@ def test_missing_rendered_file_names_condition_and_suggests_generate(synthpose_v
 
 
 @pytest.mark.parametrize("mode, needle", [
-    ("shape", r"returned shape \(\d+, 17, 2\), expected"),
-    ("k", "K = 17"),
-    ("nan", "non-finite value at box 0, keypoint 3"),
+    ("shape", r"last axis has 2 values, expected 3"),
+    ("k", "16 keypoints per person, the data set has 17"),
+    ("nan", "person 0, keypoint 3: x is nan"),
 ])
 def test_bad_adapter_output_names_adapter_and_sample(synthpose_val, tmp_path, mode, needle):
     import re
@@ -94,7 +94,7 @@ def test_bad_adapter_output_names_adapter_and_sample(synthpose_val, tmp_path, mo
                "--ann", ann, "--images", images, "--corruptions", "none", "--out",
                tmp_path / "o", "--no-progress")
     assert res.returncode != 0
-    assert "BrokenAdapter" in res.stderr and ".jpg" in res.stderr
+    assert "adapter BrokenAdapter, image 1 (val_000000.jpg)" in res.stderr
     assert re.search(needle, res.stderr), res.stderr
 
 
@@ -147,3 +147,22 @@ def test_zoo_model_sweep_resumes_after_kill(synthpose_val, tmp_path):
     assert summary["model"]["params"] > 1_000_000
     stab = summary["stability"]
     assert set(stab) == {f"speckle_noise/{s}" for s in range(1, 6)}
+
+
+def test_bottom_up_adapter_and_image_mode_attacks(synthpose_val, tmp_path):
+    ann, images = _data(synthpose_val)
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("name: g\ndataset: synthpose\nattacks:\n  - name: k\n    targets: nose\n"
+                    "    modes: blackout\n")
+    out = tmp_path / "bu"
+    res = _cli("evaluate", "--model", f"{ORACLE}:BottomUpOracle", "--model-arg", f"ann={ann}",
+               "--ann", ann, "--images", images, "--corruptions", "none", "--attacks", grid,
+               "--allow-partial", "--out", out, "--no-progress")
+    assert res.returncode == 0, res.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["clean"] == pytest.approx(100.0)
+    assert summary["protocol"]["attack_mode"] == "image"
+    assert summary["attacks"]["blackout/nose"]["AP"] == pytest.approx(100.0)
+    # the reference per-keypoint AP counts persons without a labelled nose as misses
+    assert 50.0 < summary["attacks"]["blackout/nose"]["AP_keypoint"] < 100.0
+    assert summary["attacks"]["blackout/nose"]["counts"]["total"] > 0
