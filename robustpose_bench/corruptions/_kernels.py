@@ -626,69 +626,79 @@ def snow_compose(x: np.ndarray, gray: np.ndarray, layer: np.ndarray, keep: float
 
 
 @nb.njit(**_JIT)
-def plasma_fractal(n: int, wibbles: np.ndarray, d: np.ndarray, m: np.ndarray) -> None:
-    """Diamond-square height map of the reference (`plasma_fractal`), float64 (n, n) in [0, 1].
-
-    wibbles[i]: the wibble of step i (stepsize n >> i); d: the uniform [0, 1) doubles of all
-    steps in draw order (per step: squares, left diamonds, top diamonds, (n/s)^2 each); a draw
-    U(-wibble, wibble) is -wibble + (2 wibble) * d like legacy `RandomState.uniform`.
-    The map is written to m (n, n) float64.
-    """
-    m[0, 0] = 0.0
-    s = n
-    step = 0
-    p = 0
-    while s >= 2:
-        wib = wibbles[step]
-        low = -wib
-        rng = wib - low
-        k = n // s
-        half = s // 2
-        # squares: mean of the 4 corners
-        for i in range(k):
-            i1 = (i + 1) % k
-            for j in range(k):
-                j1 = (j + 1) % k
-                a = m[i * s, j * s] + m[i1 * s, j * s]
-                b = m[i * s, j1 * s] + m[i1 * s, j1 * s]
-                u = low + rng * d[p + i * k + j]
-                m[i * s + half, j * s + half] = (a + b) / 4 + wib * u
-        p += k * k
-        # diamonds on the rows of the corners
-        for i in range(k):
-            im = (i - 1) % k
-            for j in range(k):
-                j1 = (j + 1) % k
-                ldr = m[i * s + half, j * s + half] + m[im * s + half, j * s + half]
-                lul = m[i * s, j * s] + m[i * s, j1 * s]
-                u = low + rng * d[p + i * k + j]
-                m[i * s, j * s + half] = (ldr + lul) / 4 + wib * u
-        p += k * k
-        # diamonds on the columns of the corners
-        for i in range(k):
-            i1 = (i + 1) % k
-            for j in range(k):
-                jm = (j - 1) % k
-                tdr = m[i * s + half, j * s + half] + m[i * s + half, jm * s + half]
-                tul = m[i * s, j * s] + m[i1 * s, j * s]
-                u = low + rng * d[p + i * k + j]
-                m[i * s + half, j * s] = (tdr + tul) / 4 + wib * u
-        p += k * k
-        s //= 2
-        step += 1
-    mn = m.min()
-    for i in range(n):
-        for j in range(n):
-            m[i, j] -= mn
-    mx = m.max()
-    for i in range(n):
-        for j in range(n):
-            m[i, j] = m[i, j] / mx
+def plasma_squares(m: np.ndarray, s: int, wib: float, u: np.ndarray) -> None:
+    """Diamond-square step 1 (the reference's `fillsquares`) for step size s: the centre of
+    each square = (sum of its 4 corners) / 4 + wib * u (u: U(-wib, wib) draws, (n/s, n/s))."""
+    n = m.shape[0]
+    k = n // s
+    half = s // 2
+    for i in range(k):
+        i1 = (i + 1) % k
+        for j in range(k):
+            j1 = (j + 1) % k
+            a = m[i * s, j * s] + m[i1 * s, j * s]
+            b = m[i * s, j1 * s] + m[i1 * s, j1 * s]
+            m[i * s + half, j * s + half] = (a + b) / 4 + wib * u[i, j]
 
 
 @nb.njit(**_JIT)
-def fog_compose(img: np.ndarray, plasma: np.ndarray, c0: float, unit: np.ndarray) -> np.ndarray:
-    """uint8(clip((x + c0 * plasma) * max / (max + c0), 0, 1) * 255), x = img / 255."""
+def plasma_diamonds(m: np.ndarray, s: int, wib: float, u1: np.ndarray, u2: np.ndarray) -> None:
+    """Diamond-square step 2 (the reference's `filldiamonds`): the edge midpoints on the rows
+    of the corners (draws u1), then on their columns (draws u2), each the mean of its 4
+    neighbours (wrapping around) + wib * u, summed in the reference's order."""
+    n = m.shape[0]
+    k = n // s
+    half = s // 2
+    for i in range(k):
+        im = (i - 1) % k
+        for j in range(k):
+            j1 = (j + 1) % k
+            ldr = m[i * s + half, j * s + half] + m[im * s + half, j * s + half]
+            lul = m[i * s, j * s] + m[i * s, j1 * s]
+            m[i * s, j * s + half] = (ldr + lul) / 4 + wib * u1[i, j]
+    for i in range(k):
+        i1 = (i + 1) % k
+        for j in range(k):
+            jm = (j - 1) % k
+            tdr = m[i * s + half, j * s + half] + m[i * s + half, jm * s + half]
+            tul = m[i * s, j * s] + m[i1 * s, j * s]
+            m[i * s + half, j * s] = (tdr + tul) / 4 + wib * u2[i, j]
+
+
+@nb.njit(**_JIT)
+def min_and_range(m: np.ndarray) -> tuple[float, float]:
+    """(m.min(), (m - m.min()).max()) in one pass: subtracting the minimum is monotonic, so
+    the largest difference is max - min, rounded once, as the reference computes it."""
+    f = m.reshape(m.size)
+    mn = f[0]
+    mx = f[0]
+    for i in range(1, f.size):
+        v = f[i]
+        if v < mn:
+            mn = v
+        if v > mx:
+            mx = v
+    return mn, mx - mn
+
+
+@nb.njit(**_JIT)
+def channel_means(img: np.ndarray, unit: np.ndarray) -> np.ndarray:
+    """np.mean(img / 255., axis=(0, 1)) of a C-contiguous uint8 (H, W, C) image: NumPy reduces
+    over the pixels in order, one running sum per channel (tests check the equality)."""
+    h, w, ch = img.shape
+    acc = np.zeros(ch, np.float64)
+    f = img.reshape(h * w, ch)
+    for i in range(h * w):
+        for c in range(ch):
+            acc[c] += unit[f[i, c]]
+    return acc / (h * w)
+
+
+@nb.njit(**_JIT)
+def fog_compose(img: np.ndarray, plasma: np.ndarray, pmin: float, prange: float, c0: float,
+                unit: np.ndarray) -> np.ndarray:
+    """uint8(clip((x + c0 * p) * max / (max + c0), 0, 1) * 255), x = img / 255, with the
+    normalised plasma p = (plasma - pmin) / prange (the reference's `plasma_fractal` output)."""
     h, w, ch = img.shape
     mv = 0
     for y in range(h):
@@ -701,7 +711,7 @@ def fog_compose(img: np.ndarray, plasma: np.ndarray, c0: float, unit: np.ndarray
     out = np.empty((h, w, ch), np.uint8)
     for y in range(h):
         for x in range(w):
-            f = c0 * plasma[y, x]
+            f = c0 * ((plasma[y, x] - pmin) / prange)
             for c in range(ch):
                 v = ((unit[img[y, x, c]] + f) * max_val) / den
                 if v < 0.0:

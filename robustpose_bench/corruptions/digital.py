@@ -12,7 +12,7 @@ import scipy.ndimage as ndi
 from PIL import Image
 
 from robustpose_bench.corruptions import _kernels as K
-from robustpose_bench.corruptions._common import gaussian_filter, to_unit
+from robustpose_bench.corruptions._common import UNIT, gaussian_filter
 from robustpose_bench.corruptions._scratch import scratch
 from robustpose_bench.corruptions.registry import register_corruption
 
@@ -26,9 +26,10 @@ JPEG_COMPRESSION = (25, 18, 15, 10, 7)  # PIL JPEG quality
 def contrast(image: np.ndarray, severity: int, rng: np.random.RandomState) -> np.ndarray:
     """(x - mean) * c + mean per channel, x = image / 255, mean over the image (np.mean)."""
     c = CONTRAST[severity - 1]
-    means = np.mean(to_unit(image), axis=(0, 1), keepdims=True)  # (1, 1, 3), NumPy's sum order
+    means = K.channel_means(image, UNIT)  # == np.mean(image / 255., axis=(0, 1))
     levels = (np.arange(256) / 255.0)[None, None, :]  # (1, 1, 256): every input value
-    table = np.clip((levels - means.reshape(1, 3, 1)) * c + means.reshape(1, 3, 1), 0, 1) * 255
+    m = means.reshape(1, 3, 1)
+    table = np.clip((levels - m) * c + m, 0, 1) * 255
     return K.apply_lut(image, np.uint8(table[0]))
 
 

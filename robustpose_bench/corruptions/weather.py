@@ -94,22 +94,26 @@ def _next_power_of_2(x: int) -> int:
     return 1 if x == 0 else 2 ** (x - 1).bit_length()
 
 
-def plasma(mapsize: int, decay: float, rng: np.random.RandomState) -> np.ndarray:
-    """The reference's diamond-square plasma fractal (float64 (mapsize, mapsize) in [0, 1]);
-    the draws of all steps come from one `rng.random_sample`, the same stream as its
-    step-by-step `np.random.uniform(-wibble, wibble, shape)` calls."""
-    wibbles = []
-    total = 0
-    stepsize, wibble = mapsize, 100.0
+def plasma(mapsize: int, decay: float, rng: np.random.RandomState
+           ) -> tuple[np.ndarray, float, float]:
+    """The reference's diamond-square plasma fractal before normalisation, float64
+    (mapsize, mapsize) in a scratch buffer, with its minimum and range (the fractal is
+    (map - min) / range): per step the same `rng.uniform(-wibble, wibble, (n/s, n/s))` draws
+    in the same order (squares, then the two diamond sets), wibble divided by `decay` per step.
+    """
+    m = scratch("plasma", (mapsize, mapsize), np.float64)
+    m[0, 0] = 0.0
+    stepsize, wibble = mapsize, 100
     while stepsize >= 2:
-        wibbles.append(wibble)
-        total += 3 * (mapsize // stepsize) ** 2
+        k = mapsize // stepsize
+        K.plasma_squares(m, stepsize, float(wibble), rng.uniform(-wibble, wibble, (k, k)))
+        u1 = rng.uniform(-wibble, wibble, (k, k))
+        u2 = rng.uniform(-wibble, wibble, (k, k))
+        K.plasma_diamonds(m, stepsize, float(wibble), u1, u2)
         stepsize //= 2
         wibble /= decay
-    d = rng.random_sample(total)
-    m = scratch("plasma", (mapsize, mapsize), np.float64)
-    K.plasma_fractal(mapsize, np.asarray(wibbles, np.float64), d, m)
-    return m
+    pmin, prange = K.min_and_range(m)
+    return m, pmin, prange
 
 
 @register_corruption("fog", "weather", FOG)
@@ -119,8 +123,8 @@ def fog(image: np.ndarray, severity: int, rng: np.random.RandomState) -> np.ndar
     c0, decay = FOG[severity - 1]
     h, w = image.shape[:2]
     mapsize = _next_power_of_2(max(h, w, 3))
-    field = plasma(mapsize, decay, rng)
-    return K.fog_compose(image, field[:h, :w], c0, UNIT)
+    field, pmin, prange = plasma(mapsize, decay, rng)
+    return K.fog_compose(image, field[:h, :w], pmin, prange, c0, UNIT)
 
 
 @register_corruption("brightness", "weather", BRIGHTNESS, uses_rng=False)
