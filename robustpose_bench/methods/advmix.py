@@ -507,7 +507,7 @@ class AdvMixMethod(TrainingMethod):
             self.teacher.load_state_dict(state["teacher"], strict=True)
 
     def inference_config(self) -> dict[str, Any]:
-        return {"decoder": "heatmap"}
+        return {}
 
 
 __all__ = ["AUTOAUGMENT_OPS", "AdvMixArgs", "AdvMixMethod", "UNetGenerator", "apply_op",

@@ -122,3 +122,25 @@ def test_resumable_sampler_skips_and_partitions(dataset):
     parts = [list(ResumableDistributedSampler(ds, 4, num_replicas=2, rank=r, seed=1)) for r in (0, 1)]
     assert len(parts[0]) == len(parts[1]) == (n + 1) // 2
     assert set(parts[0]) | set(parts[1]) == set(full)
+
+
+def test_targets_decode_back_to_the_keypoints_with_the_evaluator_decoder(dataset):
+    """Training targets and the evaluator's decoding (argmax + quarter offset + inverse affine
+    at heatmap resolution) agree: a target decodes to its keypoint within one heatmap cell."""
+    from robustpose_bench.adapters.topdown import decode_standard, heatmap_to_image
+
+    ds = TopDownTrainDataset(dataset, (96, 128), (24, 32), train=False, sigma=2.0)
+    checked = 0
+    for index in range(min(len(ds), 10)):
+        item = ds[index]
+        coords, maxvals = decode_standard(item["target"][None])
+        img = heatmap_to_image(coords.numpy(), item["center"][None].double().numpy(),
+                               item["scale"][None].double().numpy(), (24, 32))[0]
+        si, pi, _ = ds.records[index]
+        kp = dataset.samples[si].persons[pi].keypoints
+        ok = (item["target_weight"] > 0).numpy()
+        cell = float(item["scale"][1]) * 200 / 32  # image pixels per heatmap cell
+        err = np.linalg.norm(img[ok] - kp[ok, :2], axis=1)
+        assert (err <= cell).all(), (index, err.max(), cell)
+        checked += int(ok.sum())
+    assert checked > 50
