@@ -43,49 +43,78 @@ class NativeGT:
     sigmas: np.ndarray
 
 
+@numba.njit(cache=True, nogil=True)
+def _oks_exponents(gkp, gbox, garea, dkp, g_idx, d_idx, variances, out):  # pragma: no cover
+    """pycocotools computeOks exponents for pairs (g_idx[p], d_idx[p]), operation by
+    operation (IEEE-exact, no fast-math): out[p] holds e of the GT's labelled keypoints in
+    keypoint order (all K of them, with the box distance, for a GT without labels)."""
+    eps = np.spacing(1.0)
+    k = gkp.shape[1]
+    for p in range(len(g_idx)):
+        g = g_idx[p]
+        d = d_idx[p]
+        s = garea[g] + eps
+        c = 0
+        labelled = False
+        for j in range(k):
+            if gkp[g, j, 2] > 0:
+                labelled = True
+                break
+        if labelled:
+            for j in range(k):
+                if gkp[g, j, 2] > 0:
+                    dx = dkp[d, j, 0] - gkp[g, j, 0]
+                    dy = dkp[d, j, 1] - gkp[g, j, 1]
+                    out[p, c] = (dx * dx + dy * dy) / variances[j] / s / 2
+                    c += 1
+        else:
+            x0 = gbox[g, 0] - gbox[g, 2]
+            x1 = gbox[g, 0] + gbox[g, 2] * 2
+            y0 = gbox[g, 1] - gbox[g, 3]
+            y1 = gbox[g, 1] + gbox[g, 3] * 2
+            for j in range(k):
+                xd = dkp[d, j, 0]
+                yd = dkp[d, j, 1]
+                dx = max(0.0, x0 - xd) + max(0.0, xd - x1)
+                dy = max(0.0, y0 - yd) + max(0.0, yd - y1)
+                out[p, j] = (dx * dx + dy * dy) / variances[j] / s / 2
+
+
 def _oks_pairs(gt: NativeGT, g_idx: np.ndarray, dt_kp: np.ndarray, d_idx: np.ndarray
                ) -> np.ndarray:
-    """pycocotools computeOks for the pairs (d_idx[p], g_idx[p]); returns (P,) float64."""
+    """pycocotools computeOks for the pairs (d_idx[p], g_idx[p]); returns (P,) float64.
+
+    Exponents in numba, exp and the sum in numpy on rows holding exactly the terms
+    pycocotools sums, so each value is bit-identical to `np.sum(np.exp(-e)) / e.shape[0]`."""
     out = np.empty(len(g_idx), dtype=np.float64)
     if len(g_idx) == 0:
         return out
-    sigmas = gt.sigmas
-    variances = (sigmas * 2) ** 2
-    k = len(sigmas)
+    variances = (gt.sigmas * 2) ** 2
+    k = len(gt.sigmas)
     nvis = gt.num_vis[g_idx]
-    for kv in np.unique(nvis):
-        sel = np.flatnonzero(nvis == kv)
-        step = max(1, _PAIR_CHUNK // k)
+    nterm = np.where(nvis > 0, nvis, k)
+    for kv in np.unique(nterm):
+        sel = np.flatnonzero(nterm == kv)
+        step = max(1, _PAIR_CHUNK // int(kv))
         for s in range(0, len(sel), step):
             part = sel[s:s + step]
-            g = g_idx[part]
-            d = d_idx[part]
-            xd = dt_kp[d, :, 0]
-            yd = dt_kp[d, :, 1]
-            if kv > 0:
-                dx = xd - gt.keypoints[g, :, 0]
-                dy = yd - gt.keypoints[g, :, 1]
-            else:
-                bb = gt.bbox[g]
-                x0 = (bb[:, 0] - bb[:, 2])[:, None]
-                x1 = (bb[:, 0] + bb[:, 2] * 2)[:, None]
-                y0 = (bb[:, 1] - bb[:, 3])[:, None]
-                y1 = (bb[:, 1] + bb[:, 3] * 2)[:, None]
-                dx = np.maximum(0.0, x0 - xd) + np.maximum(0.0, xd - x1)
-                dy = np.maximum(0.0, y0 - yd) + np.maximum(0.0, yd - y1)
-            e = (dx ** 2 + dy ** 2) / variances / (gt.area[g] + np.spacing(1))[:, None] / 2
-            if kv > 0:
-                e = e[gt.keypoints[g, :, 2] > 0].reshape(len(part), int(kv))
-            out[part] = np.sum(np.exp(-e), axis=1) / e.shape[1]
+            e = np.empty((len(part), int(kv)))
+            _oks_exponents(gt.keypoints, gt.bbox, gt.area, dt_kp, g_idx[part], d_idx[part],
+                           variances, e)
+            np.negative(e, out=e)
+            np.exp(e, out=e)
+            out[part] = np.sum(e, axis=1) / e.shape[1]
     return out
 
 
 @numba.njit(cache=True, nogil=True)
 def _match(gt_start, dt_start, oks_start, oks, g_ignore, g_crowd, g_area, d_area, area_rng,
-           thrs, matched, dt_ig, npig):  # pragma: no cover - compiled
+           thrs, pos, matched, dt_ig, npig):  # pragma: no cover - compiled
     """pycocotools evaluateImg for every image and area range (maxDet already applied).
 
-    matched / dt_ig: (A, T, D) bool outputs; npig: (A,) int64 output (non-ignored GT count).
+    matched / dt_ig: (A, T, D) bool outputs, detection j of the image-major list stored at
+    column pos[j] (its rank in accumulate's global score order); npig: (A,) int64 output
+    (non-ignored GT count).
     oks[oks_start[i] + d * G_i + g] is the OKS of the image's d-th detection (score order)
     and g-th annotation (file order).
     """
@@ -135,15 +164,57 @@ def _match(gt_start, dt_start, oks_start, oks, g_ignore, g_crowd, g_area, d_area
                             m = jj
                         if m == -1:
                             continue
-                        dt_ig[a, t, d0 + d] = gig[m]
-                        matched[a, t, d0 + d] = True
+                        dt_ig[a, t, pos[d0 + d]] = gig[m]
+                        matched[a, t, pos[d0 + d]] = True
                         gtm[m] = True
             for d in range(nd):
                 ar = d_area[d0 + d]
                 if ar < lo or ar > hi:
                     for t in range(n_thr):
-                        if not matched[a, t, d0 + d]:
-                            dt_ig[a, t, d0 + d] = True
+                        if not matched[a, t, pos[d0 + d]]:
+                            dt_ig[a, t, pos[d0 + d]] = True
+
+
+@numba.njit(cache=True, nogil=True)
+def _accumulate(matched, dt_ig, npig, rec_thrs, precision, recall):  # pragma: no cover
+    """pycocotools accumulate() for one category and maxDet, detections already in global
+    score order: precision (T, R, A) and recall (T, A) outputs (left at -1 where npig = 0).
+
+    Same arithmetic as the reference: rc = tp / npig, pr = tp / (fp + tp + eps), precision
+    made monotone from the right, sampled at the first rc >= each recall threshold."""
+    n_area, n_thr, nd = matched.shape
+    eps = np.spacing(1.0)
+    rc = np.empty(nd)
+    pr = np.empty(nd)
+    for a in range(n_area):
+        if npig[a] == 0:
+            continue
+        for t in range(n_thr):
+            tp = 0.0
+            fp = 0.0
+            for d in range(nd):
+                if not dt_ig[a, t, d]:
+                    if matched[a, t, d]:
+                        tp += 1.0
+                    else:
+                        fp += 1.0
+                rc[d] = tp / npig[a]
+                pr[d] = tp / (fp + tp + eps)
+            recall[t, a] = rc[nd - 1] if nd else 0.0
+            for d in range(nd - 1, 0, -1):
+                if pr[d] > pr[d - 1]:
+                    pr[d - 1] = pr[d]
+            for r in range(len(rec_thrs)):
+                # searchsorted(rc, thr, side='left'): first d with rc[d] >= thr
+                lo = 0
+                hi = nd
+                while lo < hi:
+                    mid = (lo + hi) // 2
+                    if rc[mid] < rec_thrs[r]:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                precision[t, r, a] = pr[lo] if lo < nd else 0.0
 
 
 def evaluate(gt: NativeGT, img_idx: np.ndarray, keypoints: np.ndarray, scores: np.ndarray
@@ -156,13 +227,6 @@ def evaluate(gt: NativeGT, img_idx: np.ndarray, keypoints: np.ndarray, scores: n
     """
     n_img = len(gt.image_ids)
     d_total = len(scores)
-    # loadRes: bbox / area from the keypoint extent (all K points)
-    if d_total:
-        x = keypoints[:, :, 0]
-        y = keypoints[:, :, 1]
-        d_area_all = (x.max(1) - x.min(1)) * (y.max(1) - y.min(1))
-    else:
-        d_area_all = np.zeros(0)
     # per image: score descending, stable (mergesort of -score), then maxDets
     order = np.lexsort((-scores, img_idx))
     counts = np.bincount(img_idx, minlength=n_img)
@@ -171,9 +235,11 @@ def evaluate(gt: NativeGT, img_idx: np.ndarray, keypoints: np.ndarray, scores: n
     rank = np.arange(d_total) - start_all[img_idx[order]]
     order = order[rank < MAX_DETS]
     d_img = img_idx[order]
-    d_kp = keypoints[order]
     d_score = scores[order]
-    d_area = d_area_all[order]
+    # loadRes: area of the keypoint extent (all K points)
+    x = keypoints[order, :, 0]
+    y = keypoints[order, :, 1]
+    d_area = (x.max(1) - x.min(1)) * (y.max(1) - y.min(1)) if len(order) else np.zeros(0)
     nd = np.bincount(d_img, minlength=n_img)
     dt_start = np.zeros(n_img + 1, np.int64)
     np.cumsum(nd, out=dt_start[1:])
@@ -184,46 +250,26 @@ def evaluate(gt: NativeGT, img_idx: np.ndarray, keypoints: np.ndarray, scores: n
     p_total = int(oks_start[-1])
     pair_img = np.repeat(np.arange(n_img), npairs)
     within = np.arange(p_total) - oks_start[pair_img]
-    ngp = ng[pair_img]
-    d_idx = dt_start[pair_img] + within // np.maximum(ngp, 1)
-    g_idx = gt.img_start[pair_img] + within % np.maximum(ngp, 1)
-    oks = _oks_pairs(gt, g_idx, d_kp, d_idx)
+    ngp = np.maximum(ng[pair_img], 1)
+    d_idx = dt_start[pair_img] + within // ngp
+    g_idx = gt.img_start[pair_img] + within % ngp
+    oks = _oks_pairs(gt, g_idx, keypoints, order[d_idx])
 
+    # accumulate's order: all images' kept detections by score, stable
+    inds = np.argsort(-d_score, kind='mergesort')
+    pos = np.empty(len(inds), np.int64)
+    pos[inds] = np.arange(len(inds))
     n_thr, n_rec, n_area = len(IOU_THRS), len(REC_THRS), len(AREA_RNG)
     dn = len(d_score)
     matched = np.zeros((n_area, n_thr, dn), np.bool_)
     dt_ig = np.zeros((n_area, n_thr, dn), np.bool_)
     npig = np.zeros(n_area, np.int64)
     _match(gt.img_start.astype(np.int64), dt_start, oks_start, oks, gt.ignore, gt.crowd,
-           gt.area, d_area, AREA_RNG, IOU_THRS, matched, dt_ig, npig)
-
-    precision = -np.ones((n_thr, n_rec, 1, n_area, 1))
-    recall = -np.ones((n_thr, 1, n_area, 1))
-    inds = np.argsort(-d_score, kind='mergesort')
-    for a in range(n_area):
-        if npig[a] == 0:
-            continue
-        dtm = matched[a][:, inds]
-        dig = dt_ig[a][:, inds]
-        tps = np.logical_and(dtm, np.logical_not(dig))
-        fps = np.logical_and(np.logical_not(dtm), np.logical_not(dig))
-        tp_sum = np.cumsum(tps, axis=1).astype(dtype=float)
-        fp_sum = np.cumsum(fps, axis=1).astype(dtype=float)
-        for t in range(n_thr):
-            tp = tp_sum[t]
-            fp = fp_sum[t]
-            n = len(tp)
-            rc = tp / npig[a]
-            pr = tp / (fp + tp + np.spacing(1))
-            recall[t, 0, a, 0] = rc[-1] if n else 0
-            q = np.zeros((n_rec,))
-            if n:
-                pr = np.maximum.accumulate(pr[::-1])[::-1]
-                ri = np.searchsorted(rc, REC_THRS, side='left')
-                ok = ri < n
-                q[ok] = pr[ri[ok]]
-            precision[t, :, 0, a, 0] = q
-    return precision, recall
+           gt.area, d_area, AREA_RNG, IOU_THRS, pos, matched, dt_ig, npig)
+    prec = -np.ones((n_thr, n_rec, n_area))
+    rec = -np.ones((n_thr, n_area))
+    _accumulate(matched, dt_ig, npig, REC_THRS, prec, rec)
+    return prec[:, :, None, :, None].copy(), rec[:, None, :, None].copy()
 
 
 def summarize(precision: np.ndarray, recall: np.ndarray) -> np.ndarray:

@@ -358,20 +358,48 @@ def check_arrays(image_ids: np.ndarray, keypoints: np.ndarray, scores: np.ndarra
     if neg.any():
         i = int(np.flatnonzero(neg)[0])
         raise AnnotationError(src, f"negative score {sc[i]}", "results", int(rows[i]), "score")
-    if len(ids) > 1:
-        # duplicates: same image and identical keypoints (x, y, confidence) as an earlier record
-        key = np.concatenate([ids[:, None].astype(np.float64), kp.reshape(len(ids), -1)], axis=1)
-        key = np.ascontiguousarray(key + 0.0)  # -0.0 -> 0.0
-        view = key.view(np.dtype((np.void, key.dtype.itemsize * key.shape[1]))).ravel()
-        _, first, inverse = np.unique(view, return_index=True, return_inverse=True)
-        dup = first[inverse.reshape(-1)] != np.arange(len(ids))
-        if dup.any():
-            i = int(np.flatnonzero(dup)[0])
-            j = int(first[inverse.reshape(-1)[i]])
-            raise AnnotationError(src, f"duplicate submission: same image_id {ids[i]} and "
-                                       f"keypoints as results[{int(rows[j])}]", "results",
-                                  int(rows[i]), "keypoints")
+    dup = _first_duplicate(ids, kp)
+    if dup is not None:
+        i, j = dup
+        raise AnnotationError(src, f"duplicate submission: same image_id {ids[i]} and keypoints "
+                                   f"as results[{int(rows[j])}]", "results", int(rows[i]),
+                              "keypoints")
     return KeypointResults(ids, kp, sc)
+
+
+def _first_duplicate(ids: np.ndarray, kp: np.ndarray) -> tuple[int, int] | None:
+    """(i, j): the first record i whose image id and keypoints (x, y, confidence) equal those
+    of an earlier record j, or None. Rows are bucketed by a weighted sum of a few columns
+    (identical rows give identical sums), then compared exactly."""
+    n = len(ids)
+    if n < 2:
+        return None
+    rows = np.concatenate([ids[:, None].astype(np.float64), kp.reshape(n, -1)], axis=1)
+    # identical rows give identical sums; the exact comparison below settles collisions
+    cols = np.unique(np.linspace(0, rows.shape[1] - 1, 8).astype(int))
+    w = np.random.default_rng(12345).uniform(0.5, 1.5, len(cols))
+    h = np.sum(rows[:, cols] * w, axis=1)
+    order = np.argsort(h, kind="stable")
+    hs = h[order]
+    same = np.flatnonzero(hs[1:] == hs[:-1])
+    best: tuple[int, int] | None = None
+    if same.size == 0:
+        return None
+    # runs of equal hashes: compare every member with the earlier members of its run
+    starts = same[np.r_[True, np.diff(same) > 1]]
+    for st in starts:
+        en = st + 1
+        while en + 1 < n and hs[en + 1] == hs[st]:
+            en += 1
+        members = np.sort(order[st:en + 1])
+        for a_i, a in enumerate(members[1:], start=1):
+            eq = np.all(rows[members[:a_i]] == rows[a], axis=1)
+            if eq.any():
+                cand = (int(a), int(members[:a_i][np.argmax(eq)]))
+                if best is None or cand[0] < best[0]:
+                    best = cand
+                break
+    return best
 
 
 # --------------------------------------------------------------------------- backends

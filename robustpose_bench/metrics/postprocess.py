@@ -77,25 +77,50 @@ def _pair_e(x, y, areas, gi, di, variances, out):  # pragma: no cover - compiled
             out[p, k] = (dx * dx + dy * dy) / variances[k] / s / 2
 
 
+@numba.njit(cache=True, nogil=True)
+def _far_apart(ext, areas, gi, di, c, max_var, out):  # pragma: no cover - compiled
+    """out[p] = True when pair p's OKS is provably below exp(-c): the keypoint extents
+    ext = (xmin, xmax, ymin, ymax) of the two detections are so far apart that every
+    keypoint's exponent e_k >= gap^2 / max(var) / (2 s) exceeds c."""
+    eps = np.spacing(1.0)
+    for p in range(len(gi)):
+        g = gi[p]
+        d = di[p]
+        gx = max(0.0, ext[d, 0] - ext[g, 1], ext[g, 0] - ext[d, 1])
+        gy = max(0.0, ext[d, 2] - ext[g, 3], ext[g, 2] - ext[d, 3])
+        s = (areas[g] + areas[d]) / 2 + eps
+        out[p] = gx * gx + gy * gy > c * max_var * 2 * s
+
+
 def _pair_oks(kp: np.ndarray, areas: np.ndarray, gi: np.ndarray, di: np.ndarray,
-              variances: np.ndarray) -> np.ndarray:
+              variances: np.ndarray, thr: float) -> np.ndarray:
     """HRNet oks_iou(g, d) for pairs (gi[p], di[p]): g = the kept detection.
 
     The exponent is computed in numba (IEEE-exact, no fast-math), exp and the sum in numpy,
-    so every value equals the reference's `np.sum(np.exp(-e)) / K` bit for bit."""
-    out = np.empty(len(gi))
+    so every value equals the reference's `np.sum(np.exp(-e)) / K` bit for bit. Pairs whose
+    OKS is provably <= thr (with a wide margin) are not computed and get 0: the greedy only
+    asks `oks <= thr`, and the reference answers yes for them too."""
+    out = np.zeros(len(gi))
     k = kp.shape[1]
     x = np.ascontiguousarray(kp[:, :, 0])
     y = np.ascontiguousarray(kp[:, :, 1])
+    if 0.0 < thr < 1.0 and len(gi):
+        ext = np.stack([x.min(1), x.max(1), y.min(1), y.max(1)], axis=1)
+        far = np.empty(len(gi), np.bool_)
+        # exp(-c) = thr ** 1.01 < thr, a margin far above any rounding error
+        _far_apart(ext, areas, gi, di, -np.log(thr) * 1.01, float(variances.max()), far)
+        need = np.flatnonzero(~far)
+    else:
+        need = np.arange(len(gi))
     step = max(1, _CHUNK // k)
-    e = np.empty((min(step, len(gi)), k))
-    for s in range(0, len(gi), step):
-        g = gi[s:s + step]
-        blk = e[:len(g)]
-        _pair_e(x, y, areas, g, di[s:s + step], variances, blk)
+    e = np.empty((min(step, len(need)), k))
+    for s in range(0, len(need), step):
+        sel = need[s:s + step]
+        blk = e[:len(sel)]
+        _pair_e(x, y, areas, gi[sel], di[sel], variances, blk)
         np.negative(blk, out=blk)
         np.exp(blk, out=blk)
-        out[s:s + step] = np.sum(blk, axis=1) / k
+        out[sel] = np.sum(blk, axis=1) / k
     return out
 
 
@@ -177,7 +202,7 @@ def oks_nms(keypoints: np.ndarray, scores: np.ndarray, areas: np.ndarray, image_
         pos = pair_start[imgs][:, None] + np.arange(len(p))[None, :]
         gi[pos] = order[img_start[imgs][:, None] + p[None, :]]
         di[pos] = order[img_start[imgs][:, None] + q[None, :]]
-    oks = _pair_oks(kp, ar, gi, di, variances)
+    oks = _pair_oks(kp, ar, gi, di, variances, float(thr))
     keep = np.empty(n, np.int64)
     nk = _greedy(order, img_start, pair_start, oks, float(thr), keep)
     return keep[:nk]

@@ -371,3 +371,18 @@ def test_bad_ground_truth(small_case):
         evaluate_keypoints(gt, {"image_id": 1})
     with pytest.raises(ValueError, match="positive"):
         evaluate_keypoints(gt, res, sigmas=[0.0] * K)
+
+
+def test_duplicate_detection_many_rows(synth_small):
+    gt, pred = synth_small
+    ev = KeypointEvaluator(gt)
+    n = 2000
+    ids, kp, sc = pred.image_ids[:n].copy(), pred.keypoints[:n].copy(), pred.box_scores[:n]
+    kp[1500] = kp[700]
+    ids[1500] = ids[700]
+    kp[1800] = kp[300]  # same keypoints on another image: not a duplicate
+    ids[1800] = ids[300] + 1 if ids[300] + 1 in set(pred.image_ids.tolist()) else ids[299]
+    kp[1900] = kp[1500]
+    ids[1900] = ids[1500]
+    with pytest.raises(AnnotationError, match=r"results\[1500\].keypoints.*as results\[700\]"):
+        ev.evaluate_arrays(ids, kp, sc)

@@ -111,7 +111,7 @@ def test_matches_reference(seed, ties):
     assert len(keep) < len(kp)  # something was suppressed
 
 
-@pytest.mark.parametrize("thr", [0.5, 0.9, 0.99])
+@pytest.mark.parametrize("thr", [0.0, 0.3, 0.5, 0.9, 0.99, 1.0])
 def test_thresholds_and_custom_sigmas(thr):
     ids, kp, bs, ar = random_dets(42, k=14)
     keep, scores = rescore_and_nms(kp, bs, ar, ids, sigmas=CROWDPOSE_SIGMAS, oks_thr=thr)
