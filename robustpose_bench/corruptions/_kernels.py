@@ -727,19 +727,31 @@ def fog_compose(img: np.ndarray, plasma: np.ndarray, pmin: float, prange: float,
 @nb.njit(**_JIT)
 def gather_nearest(small: np.ndarray, iy: np.ndarray, ix: np.ndarray) -> np.ndarray:
     """out[y, x] = small[iy[y], ix[x]] as a new uint8 (len(iy), len(ix), C) image."""
+    sh, sw, ch = small.shape
     h = iy.shape[0]
     w = ix.shape[0]
-    ch = small.shape[2]
     out = np.empty((h, w, ch), np.uint8)
+    o2 = out.reshape(h, w * ch)
+    s2 = small.reshape(sh, sw * ch)
     for y in range(h):
+        orow = o2[y]
         if y > 0 and iy[y] == iy[y - 1]:
-            out[y] = out[y - 1]
+            prev = o2[y - 1]
+            for m in range(w * ch):
+                orow[m] = prev[m]
             continue
-        sy = iy[y]
-        for x in range(w):
-            sx = ix[x]
-            for c in range(ch):
-                out[y, x, c] = small[sy, sx, c]
+        srow = s2[iy[y]]
+        if ch == 3:
+            for x in range(w):
+                b = ix[x] * 3
+                orow[3 * x] = srow[b]
+                orow[3 * x + 1] = srow[b + 1]
+                orow[3 * x + 2] = srow[b + 2]
+        else:
+            for x in range(w):
+                b = ix[x] * ch
+                for c in range(ch):
+                    orow[x * ch + c] = srow[b + c]
     return out
 
 
