@@ -49,6 +49,7 @@ class KeypointGT:
     use_area: bool
     category_id: int
     name: str
+    source: Mapping = field(default_factory=dict, repr=False)  # the input, for re-loading
     _image_index: dict[int, int] = field(default_factory=dict, repr=False)
     _backend_cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -85,7 +86,10 @@ def load_gt(gt: str | Path | Mapping | Any, sigmas: Sequence[float] | None = Non
     area ranges (data sets without segmentation areas, e.g. CrowdPose or boxes-only files).
     """
     if isinstance(gt, KeypointGT):
-        return gt
+        same_sigmas = sigmas is None or np.array_equal(np.asarray(sigmas, float), gt.sigmas)
+        if same_sigmas and use_area == gt.use_area:
+            return gt
+        return load_gt(gt.source, gt.sigmas if sigmas is None else sigmas, use_area)
     name = "<memory>"
     if isinstance(gt, (str, Path)):
         from robustpose_bench.datasets._jsonio import read_json
@@ -205,7 +209,7 @@ def load_gt(gt: str | Path | Mapping | Any, sigmas: Sequence[float] | None = Non
     coco = {"images": images, "annotations": anns,
             "categories": [{k2: v for k2, v in cat.items()} | {"id": cat_id}]}
     return KeypointGT(coco=coco, arrays=_native_gt(coco, sig), sigmas=sig, use_area=use_area,
-                      category_id=cat_id, name=name)
+                      category_id=cat_id, name=name, source=data)
 
 
 def _native_gt(coco: dict, sigmas: np.ndarray) -> native.NativeGT:
@@ -579,13 +583,13 @@ class KeypointEvaluator:
     """
 
     def __init__(self, gt: str | Path | Mapping | KeypointGT, sigmas: Sequence[float] | None = None,
-                 use_area: bool = True, backend: str = "auto", nan_policy: str = "error"):
-        if isinstance(gt, KeypointGT):
-            if sigmas is not None or use_area != gt.use_area:
-                gt = load_gt(gt.coco, sigmas if sigmas is not None else gt.sigmas, use_area)
-            self.gt = gt
-        else:
-            self.gt = load_gt(gt, sigmas, use_area)
+                 use_area: bool | None = None, backend: str = "auto", nan_policy: str = "error"):
+        """gt: as `load_gt`, or a prepared KeypointGT (its sigmas / use_area apply unless
+        given here, in which case it is re-normalised from its source). use_area None = True
+        for a new ground truth."""
+        if use_area is None:
+            use_area = gt.use_area if isinstance(gt, KeypointGT) else True
+        self.gt = load_gt(gt, sigmas, use_area)
         self.backend = get_backend(backend)
         if nan_policy not in NAN_POLICIES:
             raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")

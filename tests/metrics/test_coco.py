@@ -386,3 +386,15 @@ def test_duplicate_detection_many_rows(synth_small):
     ids[1900] = ids[1500]
     with pytest.raises(AnnotationError, match=r"results\[1500\].keypoints.*as results\[700\]"):
         ev.evaluate_arrays(ids, kp, sc)
+
+
+def test_prepared_gt_options(synth_small):
+    gt, pred = synth_small
+    res = to_coco_results(pred.image_ids[:3000], pred.keypoints[:3000], pred.box_scores[:3000])
+    g_false = load_gt(gt, use_area=False)
+    a = KeypointEvaluator(g_false).evaluate(res)  # its own use_area
+    assert a == evaluate_keypoints(gt, res, use_area=False)
+    b = KeypointEvaluator(g_false, use_area=True).evaluate(res)  # re-normalised from source
+    assert b == evaluate_keypoints(gt, res) and b != a
+    wide = KeypointEvaluator(g_false, sigmas=COCO_SIGMAS * 2).evaluate(res)
+    assert wide == evaluate_keypoints(gt, res, sigmas=COCO_SIGMAS * 2, use_area=False)
