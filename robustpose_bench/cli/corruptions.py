@@ -1,7 +1,5 @@
-"""`robustpose corruptions`: list the corruption registry, or corrupt one image.
-
-The corruptions of Hendrycks & Dietterich (ImageNet-C) as in `imagecorruptions` 1.1.2
-(robustpose_bench.corruptions, docs/corruptions.md).
+"""`robustpose corruptions`: list the corruption registry, or corrupt one image with the
+corruptions of Hendrycks & Dietterich (ImageNet-C) as in `imagecorruptions` 1.1.2.
 """
 from __future__ import annotations
 

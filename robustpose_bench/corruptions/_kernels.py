@@ -1,4 +1,5 @@
-"""Numba kernels of the corruption engine: the inner loops of the reference operations.
+"""Numba kernels of the corruption engine: the inner loops of the operations that
+`imagecorruptions` 1.1.2 (Hendrycks & Dietterich 2019) runs through SciPy / NumPy / skimage.
 
 Each kernel repeats the floating-point operations of the SciPy / NumPy code that
 `imagecorruptions` 1.1.2 calls (same operands, same order, no fused multiply-add), so the

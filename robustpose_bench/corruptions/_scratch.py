@@ -1,4 +1,5 @@
-"""Per-thread scratch memory for the intermediate arrays of the corruption kernels.
+"""Per-thread scratch memory for the intermediate arrays of the corruption kernels
+(an implementation detail of the ImageNet-C corruptions, Hendrycks & Dietterich 2019).
 
 Allocating a fresh multi-megabyte array for every intermediate costs page faults (about 2 ms per
 7 MB on a 640x480 float64 image, more than most kernels themselves); the engine reuses a few

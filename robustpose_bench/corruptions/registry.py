@@ -1,8 +1,8 @@
-"""The corruption registry: one entry per corruption (name, category, per-severity constants).
+"""The corruption registry: one entry per corruption (name, category, per-severity constants)
+of Hendrycks & Dietterich (ImageNet-C, 2019) as packaged by `imagecorruptions` 1.1.2.
 
-Follows the extension-point convention of the project (a dict + `register_corruption` decorator +
-`list_corruptions` / `get_corruption`); the names and categories are those of Hendrycks &
-Dietterich (ImageNet-C) as packaged by `imagecorruptions` 1.1.2 (PROTOCOL.md section 1).
+Follows the extension-point convention of the project: a dict + `register_corruption`
+decorator + `list_corruptions` / `get_corruption` (names and categories: PROTOCOL.md section 1).
 """
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-#: fn(image uint8 (H, W, 3) C-contiguous, severity 1..5, rng legacy RandomState) -> uint8 (H, W, 3)
+#: fn(image uint8 (H, W, 3) C-contiguous, severity 1..5, rng: legacy RandomState, or None for
+#: corruptions registered with uses_rng=False) -> new uint8 (H, W, 3)
 CorruptionFn = Callable[[np.ndarray, int, np.random.RandomState], np.ndarray]
 
 SEVERITIES: tuple[int, ...] = (1, 2, 3, 4, 5)
