@@ -181,7 +181,8 @@ def main() -> None:
           f"(generated in {time.perf_counter() - t0:.1f} s, not timed)")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs visible, "
           f"affinity {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'}"
-          f" CPUs, python {platform.python_version()}, numpy {np.__version__}")
+          f" CPUs, python {platform.python_version()}, numpy {np.__version__}; load average "
+          f"{os.getloadavg()[0]:.1f} (other work on the machine slows wall times)")
 
     # ours, one process
     ev = KeypointEvaluator(load_gt(gt))
@@ -222,24 +223,28 @@ def main() -> None:
         coco_gt.createIndex()
     n_ref = max(1, min(args.ref_conditions, n_cond))
     ref_idx = sorted({int(round(x)) for x in np.linspace(0, n_cond - 1, n_ref)})
-    ref_times, diffs = [], []
+    ref_times, ref_cpu, diffs = [], [], []
     for i in ref_idx:
         p = conds.get(i)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         ref = score_reference(coco_gt, p)
         ref_times.append(time.perf_counter() - t)
+        ref_cpu.append(time.process_time() - c)
         diffs.append(max(abs(a - b) for a, b in zip(ref, ours_ap[i], strict=True)))
         print(f"reference, condition {conds.names[i]:>8}: {ref_times[-1]:6.2f} s, AP {ref[0]:.6f} "
               f"(ours {ours_ap[i][0]:.6f}), all 10 stats identical: {ref == ours_ap[i]}")
     per_ref = sum(ref_times) / len(ref_times)
     ref_total = per_ref * n_cond
     print(f"reference, {n_cond} conditions: {ref_total:7.1f} s "
-          f"(EXTRAPOLATED from {len(ref_idx)} timed conditions, {per_ref:.2f} s each)")
+          f"(EXTRAPOLATED from {len(ref_idx)} timed conditions, {per_ref:.2f} s each; CPU "
+          f"{sum(ref_cpu) / len(ref_cpu):.2f} s each)")
     per_ours_same = sum(times[i] for i in ref_idx) / len(ref_idx)
     print(f"\nspeed-up, 1 process vs 1 process: {ref_total / ours_1:.1f}x over {n_cond} conditions "
-          f"({per_ref / per_ours_same:.1f}x on the timed reference conditions)")
+          f"({per_ref / per_ours_same:.1f}x on the timed reference conditions; CPU time "
+          f"{sum(ref_cpu) / len(ref_cpu) * n_cond / cpu:.1f}x)")
     print(f"target: {n_cond} conditions < 60 s on 2 cores -> ours {ours_1:.1f} s in 1 process "
-          f"(CPU {cpu:.1f} s); max |AP difference| on the reference conditions: {max(diffs):.3g}")
+          f"(CPU {cpu:.1f} s); max |AP difference| on the reference conditions: {max(diffs):.3g}; "
+          f"load average now {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

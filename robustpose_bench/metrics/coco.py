@@ -378,11 +378,11 @@ def _first_duplicate(ids: np.ndarray, kp: np.ndarray) -> tuple[int, int] | None:
     n = len(ids)
     if n < 2:
         return None
-    rows = np.concatenate([ids[:, None].astype(np.float64), kp.reshape(n, -1)], axis=1)
+    flat = kp.reshape(n, -1)
     # identical rows give identical sums; the exact comparison below settles collisions
-    cols = np.unique(np.linspace(0, rows.shape[1] - 1, 8).astype(int))
-    w = np.random.default_rng(12345).uniform(0.5, 1.5, len(cols))
-    h = np.sum(rows[:, cols] * w, axis=1)
+    cols = np.unique(np.linspace(0, flat.shape[1] - 1, 8).astype(int))
+    w = np.random.default_rng(12345).uniform(0.5, 1.5, len(cols) + 1)
+    h = np.sum(np.column_stack([ids.astype(np.float64), flat[:, cols]]) * w, axis=1)
     order = np.argsort(h, kind="stable")
     hs = h[order]
     same = np.flatnonzero(hs[1:] == hs[:-1])
@@ -396,13 +396,16 @@ def _first_duplicate(ids: np.ndarray, kp: np.ndarray) -> tuple[int, int] | None:
         while en + 1 < n and hs[en + 1] == hs[st]:
             en += 1
         members = np.sort(order[st:en + 1])
-        for a_i, a in enumerate(members[1:], start=1):
-            eq = np.all(rows[members[:a_i]] == rows[a], axis=1)
-            if eq.any():
-                cand = (int(a), int(members[:a_i][np.argmax(eq)]))
-                if best is None or cand[0] < best[0]:
-                    best = cand
-                break
+        rows = np.ascontiguousarray(
+            np.concatenate([ids[members, None].astype(np.float64), flat[members]], axis=1) + 0.0)
+        view = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
+        _, first, inverse = np.unique(view, return_index=True, return_inverse=True)
+        earlier = first[inverse.reshape(-1)]
+        dup = np.flatnonzero(earlier != np.arange(len(members)))
+        if dup.size:
+            cand = (int(members[dup[0]]), int(members[earlier[dup[0]]]))
+            if best is None or cand[0] < best[0]:
+                best = cand
     return best
 
 

@@ -22,6 +22,6 @@ def edge_case(request):
 
 @pytest.fixture(scope="session")
 def synth_small():
-    """A 400-image synthetic COCO-like set and its raw top-down predictions."""
-    gt = make_coco_gt(num_images=400, seed=3)
+    """A 250-image synthetic COCO-like set and its raw top-down predictions."""
+    gt = make_coco_gt(num_images=250, seed=3)
     return gt, make_predictions(gt, seed=3)

@@ -398,3 +398,16 @@ def test_prepared_gt_options(synth_small):
     assert b == evaluate_keypoints(gt, res) and b != a
     wide = KeypointEvaluator(g_false, sigmas=COCO_SIGMAS * 2).evaluate(res)
     assert wide == evaluate_keypoints(gt, res, sigmas=COCO_SIGMAS * 2, use_area=False)
+
+
+def test_duplicate_check_with_hash_collisions():
+    """Many rows equal in the hashed columns but different elsewhere stay fast and exact."""
+    gt = gt_dict([1], [])
+    n = 20000
+    kp = np.zeros((n, K, 3))
+    kp[:, 1, 0] = np.arange(n)  # differs only in a column the hash does not read
+    ev = KeypointEvaluator(gt)
+    assert ev.evaluate_arrays(np.ones(n, np.int64), kp, np.ones(n))["AP"] == -1.0
+    kp[n - 1] = kp[5]
+    with pytest.raises(AnnotationError, match=rf"results\[{n - 1}\].*results\[5\]"):
+        ev.evaluate_arrays(np.ones(n, np.int64), kp, np.ones(n))
