@@ -18,7 +18,8 @@ import threading
 
 import numpy as np
 
-from robustpose_bench.corruptions import blur, digital, extra, noise, weather  # noqa: F401 (registry)
+# importing the category modules fills the registry
+from robustpose_bench.corruptions import blur, digital, extra, noise, weather  # noqa: F401
 from robustpose_bench.corruptions.registry import (
     CATEGORY_NAMES,
     SEVERITIES,

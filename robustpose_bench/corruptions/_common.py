@@ -27,8 +27,8 @@ def to_unit(image: np.ndarray, key: str = "unit") -> np.ndarray:
     return out
 
 
-_DUMMY_F64 = np.empty((1, 1, 1), np.float64)
-_DUMMY_U8 = np.empty((1, 1, 1), np.uint8)
+DUMMY_F64 = np.empty((1, 1, 1), np.float64)
+DUMMY_U8 = np.empty((1, 1, 1), np.uint8)
 
 
 @functools.lru_cache(maxsize=64)
@@ -71,10 +71,10 @@ def gaussian_filter(x: np.ndarray, sigma: float | tuple[float, float], mode: int
     src3 = src[:, :, None] if src.ndim == 2 else src
     if finish == K.FINISH_F64:
         out = scratch(key, src.shape, np.float64)
-        K.gaussian_separable(src3, w0, w1, mode, finish, out.reshape(src3.shape), _DUMMY_U8)
+        K.gaussian_separable(src3, w0, w1, mode, finish, out.reshape(src3.shape), DUMMY_U8)
     else:
         out = np.empty(src.shape, np.uint8)
-        K.gaussian_separable(src3, w0, w1, mode, finish, _DUMMY_F64, out.reshape(src3.shape))
+        K.gaussian_separable(src3, w0, w1, mode, finish, DUMMY_F64, out.reshape(src3.shape))
     return out
 
 

@@ -10,8 +10,8 @@ import numpy as np
 
 from robustpose_bench.corruptions import _kernels as K
 from robustpose_bench.corruptions._common import (
-    _DUMMY_F64,
-    _DUMMY_U8,
+    DUMMY_F64,
+    DUMMY_U8,
     UNIT,
     clipped_zoom_geometry,
     gaussian_filter,
@@ -47,7 +47,8 @@ def disk_kernel(radius: int, alias_blur: float) -> np.ndarray:
 
 
 @register_corruption("defocus_blur", "blur", DEFOCUS_BLUR, uses_rng=False)
-def defocus_blur(image: np.ndarray, severity: int, rng: np.random.RandomState) -> np.ndarray:
+def defocus_blur(image: np.ndarray, severity: int,
+                 rng: np.random.RandomState | None) -> np.ndarray:
     """Each channel of image / 255 correlated with the disk kernel by cv2.filter2D (reflect-101
     borders), like the reference."""
     radius, alias = DEFOCUS_BLUR[severity - 1]
@@ -119,10 +120,10 @@ def motion_blur_array(x: np.ndarray, radius: int, sigma: float, angle: float,
     src = np.ascontiguousarray(x)
     if to_uint8:
         out = np.empty(shape, np.uint8)
-        K.shift_sum(src, k, dy, dx, K.FINISH_CLIP255, _DUMMY_F64, out)
+        K.shift_sum(src, k, dy, dx, K.FINISH_CLIP255, DUMMY_F64, out)
     else:
         out = scratch("motion", shape, np.float64)
-        K.shift_sum(src, k, dy, dx, K.FINISH_F64, out, _DUMMY_U8)
+        K.shift_sum(src, k, dy, dx, K.FINISH_F64, out, DUMMY_U8)
     return out
 
 
@@ -140,7 +141,8 @@ def zoom_factors(severity: int) -> np.ndarray:
 
 
 @register_corruption("zoom_blur", "blur", ZOOM_BLUR, uses_rng=False)
-def zoom_blur(image: np.ndarray, severity: int, rng: np.random.RandomState) -> np.ndarray:
+def zoom_blur(image: np.ndarray, severity: int,
+              rng: np.random.RandomState | None) -> np.ndarray:
     """Mean of the image and its centre zooms by each factor (bilinear, float32)."""
     h, w = image.shape[:2]
     x = scratch("zoom_x", image.shape, np.float32)

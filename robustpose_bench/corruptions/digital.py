@@ -23,7 +23,8 @@ JPEG_COMPRESSION = (25, 18, 15, 10, 7)  # PIL JPEG quality
 
 
 @register_corruption("contrast", "digital", CONTRAST, uses_rng=False)
-def contrast(image: np.ndarray, severity: int, rng: np.random.RandomState) -> np.ndarray:
+def contrast(image: np.ndarray, severity: int,
+             rng: np.random.RandomState | None) -> np.ndarray:
     """(x - mean) * c + mean per channel, x = image / 255, mean over the image (np.mean)."""
     c = CONTRAST[severity - 1]
     means = K.channel_means(image, UNIT)  # == np.mean(image / 255., axis=(0, 1))
@@ -70,7 +71,8 @@ def _nearest_index(n_in: int, n_out: int) -> np.ndarray:
 
 
 @register_corruption("pixelate", "digital", PIXELATE, uses_rng=False)
-def pixelate(image: np.ndarray, severity: int, rng: np.random.RandomState) -> np.ndarray:
+def pixelate(image: np.ndarray, severity: int,
+             rng: np.random.RandomState | None) -> np.ndarray:
     """PIL box down-scaling by c, then nearest-neighbour up-scaling to the original size (PIL's
     sample positions, applied by a numba gather)."""
     c = PIXELATE[severity - 1]
@@ -133,6 +135,7 @@ def jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
 
 
 @register_corruption("jpeg_compression", "digital", JPEG_COMPRESSION, uses_rng=False)
-def jpeg_compression(image: np.ndarray, severity: int, rng: np.random.RandomState) -> np.ndarray:
+def jpeg_compression(image: np.ndarray, severity: int,
+                     rng: np.random.RandomState | None) -> np.ndarray:
     """Round trip through PIL's JPEG encoder at quality c (and a libjpeg-turbo decoder)."""
     return jpeg_round_trip(image, JPEG_COMPRESSION[severity - 1])

@@ -30,7 +30,8 @@ def speckle_noise(image: np.ndarray, severity: int, rng: np.random.RandomState) 
 
 
 @register_corruption("gaussian_blur", "blur", GAUSSIAN_BLUR, extra=True, uses_rng=False)
-def gaussian_blur(image: np.ndarray, severity: int, rng: np.random.RandomState) -> np.ndarray:
+def gaussian_blur(image: np.ndarray, severity: int,
+                  rng: np.random.RandomState | None) -> np.ndarray:
     """Gaussian blur of image / 255 with sigma c (truncate 4, edge replication)."""
     return gaussian_filter(to_unit(image), GAUSSIAN_BLUR[severity - 1], finish=K.FINISH_UNIT_U8)
 
@@ -65,7 +66,8 @@ def spatter(image: np.ndarray, severity: int, rng: np.random.RandomState) -> np.
 
 
 @register_corruption("saturate", "digital", SATURATE, extra=True, uses_rng=False)
-def saturate(image: np.ndarray, severity: int, rng: np.random.RandomState) -> np.ndarray:
+def saturate(image: np.ndarray, severity: int,
+             rng: np.random.RandomState | None) -> np.ndarray:
     """S -> clip(S * a + b, 0, 1) in HSV (skimage's rgb2hsv / hsv2rgb arithmetic)."""
     a, b = SATURATE[severity - 1]
     return K.hsv_adjust_u8(image, UNIT, 1, float(a), float(b))

@@ -128,6 +128,7 @@ def fog(image: np.ndarray, severity: int, rng: np.random.RandomState) -> np.ndar
 
 
 @register_corruption("brightness", "weather", BRIGHTNESS, uses_rng=False)
-def brightness(image: np.ndarray, severity: int, rng: np.random.RandomState) -> np.ndarray:
+def brightness(image: np.ndarray, severity: int,
+               rng: np.random.RandomState | None) -> np.ndarray:
     """V += c in HSV (skimage's rgb2hsv / hsv2rgb arithmetic), clipped to [0, 1]."""
     return K.hsv_adjust_u8(image, UNIT, 2, 1.0, BRIGHTNESS[severity - 1])
