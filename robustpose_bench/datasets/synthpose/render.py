@@ -96,6 +96,7 @@ class RenderedPerson:
     head_box: (4,) x1, y1, x2, y2 of the head ellipsoid and the face keypoints (0-based pixels,
     unclipped).
     full_box: (4,) x1, y1, x2, y2 of all joints and the head top (unclipped).
+    height: standing height in pixels. pose: the sampled joint angles (in memory only).
     """
 
     keypoints: np.ndarray
@@ -104,7 +105,7 @@ class RenderedPerson:
     head_box: np.ndarray
     full_box: np.ndarray
     height: float
-    face_visible: bool = True
+    pose: Pose | None = None
 
 
 @dataclass
@@ -510,7 +511,7 @@ def _annotate(specs: list[PersonSpec], canvas: Canvas) -> list[RenderedPerson]:
         full[:2] = np.minimum(full[:2], head_box[:2])
         full[2:] = np.maximum(full[2:], head_box[2:])
         out.append(RenderedPerson(kps, mask, _mpii_joints(fig, canvas.shape), head_box, full,
-                                  spec.height))
+                                  spec.height, spec.pose))
     return out
 
 
