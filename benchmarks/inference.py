@@ -33,12 +33,18 @@ def _images(n: int, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarr
     return items
 
 
+CPU_TIME: dict[str, float] = {}  # last measurement: process CPU seconds per crop
+
+
 def _rate(fn, crops_per_call: int, seconds: float, min_calls: int = 2) -> float:
+    """Crops per wall-clock second; also records CPU seconds per crop in CPU_TIME["last"]
+    (less sensitive to other processes on a shared machine)."""
     fn()  # warm-up (allocator, oneDNN kernels)
-    calls, start = 0, time.perf_counter()
+    calls, start, cpu = 0, time.perf_counter(), time.process_time()
     while calls < min_calls or time.perf_counter() - start < seconds:
         fn()
         calls += 1
+    CPU_TIME["last"] = (time.process_time() - cpu) / (calls * crops_per_call)
     return calls * crops_per_call / (time.perf_counter() - start)
 
 
@@ -65,7 +71,9 @@ def run(model_name: str, device: str, batch_sizes: list[int], seconds: float) ->
                 rate = _rate(call, 1, seconds)
             else:
                 rate = _rate(lambda a=adapter, it=items: a.predict_batch(it), crops, seconds)
-            row["pipeline_flip" if flip else "pipeline_noflip"] = round(rate, 2)
+            key = "pipeline_flip" if flip else "pipeline_noflip"
+            row[key] = round(rate, 2)
+            row[key + "_cpu_s_per_crop"] = round(CPU_TIME["last"], 4)
         x = torch.randn(bs, 3, h, w, device=device)
 
         def forward(x=x):
@@ -74,6 +82,7 @@ def run(model_name: str, device: str, batch_sizes: list[int], seconds: float) ->
                 if device.startswith("cuda"):
                     torch.cuda.synchronize()
         row["network_only"] = round(_rate(forward, bs, seconds), 2)
+        row["network_only_cpu_s_per_crop"] = round(CPU_TIME["last"], 4)
         rows.append(row)
         print(json.dumps(row), flush=True)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
@@ -104,7 +113,9 @@ def run_training(models: list[str], batch_size: int, seconds: float) -> list[dic
             opt.step()
         row = {"model": name, "input_size": [w, h], "batch_size": batch_size,
                "train_forward": round(_rate(forward, batch_size, seconds), 1),
-               "train_step": round(_rate(step, batch_size, seconds), 1)}
+               "train_forward_cpu_s_per_crop": round(CPU_TIME["last"], 5),
+               "train_step": round(_rate(step, batch_size, seconds), 1),
+               "train_step_cpu_s_per_crop": round(CPU_TIME["last"], 5)}
         print(json.dumps(row), flush=True)
         rows.append(row)
     return rows
