@@ -27,13 +27,15 @@ class DemoConfig:
     stability: bool = True
     leaderboard_dir: Path | None = None  # None: a copy under out/leaderboard
     models: list[str] = field(default_factory=list)  # shipped model names; empty: all
+    models_dir: Path | None = None  # folder of <name>.safetensors + <name>.json (default: shipped)
     progress: bool = True
 
 
-def shipped_models() -> dict[str, dict]:
-    """name -> config of the small models shipped in `robustpose_bench/assets/models/`."""
+def shipped_models(folder: Path | None = None) -> dict[str, dict]:
+    """name -> config of the small models shipped in `robustpose_bench/assets/models/` (or
+    of the checkpoints + JSON sidecars in `folder`)."""
     out = {}
-    for cfg in sorted(ASSETS.glob("*.json")):
+    for cfg in sorted(Path(folder or ASSETS).glob("*.json")):
         weights = cfg.with_suffix(".safetensors")
         if weights.is_file():
             info = json.loads(cfg.read_text())
@@ -69,7 +71,7 @@ def run_demo(config: DemoConfig) -> dict:
     _step(f"synthesising SynthPose val ({config.num_images} images, seed {config.seed}) in {data}", t0)
     paths = generate(data, split="val", num_images=config.num_images, seed=config.seed,
                      jobs=config.jobs)
-    ann, images = Path(paths["coco"]), Path(paths["image_root"])
+    ann, images = Path(paths["ann_file"]), Path(paths["image_root"])
     dataset = load_dataset(ann, images)
     _step(f"{len(dataset)} images, {dataset.num_persons} persons", t0)
 
@@ -98,11 +100,12 @@ def run_demo(config: DemoConfig) -> dict:
                                jobs=config.jobs, name="synthpose-attack", progress=config.progress)
     _step(f"rendered image-mode attacks {', '.join(c.id for c in conds)} -> {attack_dir}", t0)
 
-    models = shipped_models()
+    models = shipped_models(config.models_dir)
     if config.models:
         models = {k: v for k, v in models.items() if k in config.models}
     if not models:
-        raise RuntimeError(f"no shipped model found in {ASSETS}")
+        raise RuntimeError(f"no model checkpoint (+ JSON sidecar) found in "
+                           f"{config.models_dir or ASSETS}")
     lb_dir = Path(config.leaderboard_dir) if config.leaderboard_dir else out / "leaderboard"
     if config.leaderboard_dir is None:
         if lb_dir.exists():

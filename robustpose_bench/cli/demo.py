@@ -21,10 +21,13 @@ from robustpose_bench.cli._common import user_errors
 @click.option("--leaderboard-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Leaderboard folder to add the rows to (default: a copy under --out; pass "
                    "`leaderboard` to update the repository's files).")
+@click.option("--models-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=None, help="Evaluate the checkpoints (<name>.safetensors + <name>.json) "
+                                 "of this folder instead of the shipped models.")
 @click.option("--no-progress", is_flag=True)
 @user_errors
 def command(out, num_images, jobs, corruptions, severities, no_stability, leaderboard_dir,
-            no_progress):
+            models_dir, no_progress):
     """Synthesise SynthPose val, render SynthPose-C and an occlusion attack set, evaluate the
     shipped standard and AdvMix models (clean AP, mPC, rPC, attacks, RUC), add them to the
     leaderboard, build its page and the report, and print where everything is."""
@@ -33,7 +36,7 @@ def command(out, num_images, jobs, corruptions, severities, no_stability, leader
     result = run_demo(DemoConfig(out=out, num_images=num_images, jobs=jobs,
                                  corruptions=corruptions, severities=severities,
                                  stability=not no_stability, leaderboard_dir=leaderboard_dir,
-                                 progress=not no_progress))
+                                 models_dir=models_dir, progress=not no_progress))
     click.echo("")
     click.echo(f"{'model':<28} {'AP (clean)':>10} {'mPC':>8} {'rPC':>8}")
     for name, n in result["models"].items():
