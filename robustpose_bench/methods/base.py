@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -97,7 +96,6 @@ class TrainingMethod:
                              f"{sorted(state)}")
 
 
-MethodFactory = Callable[..., TrainingMethod]
 METHODS: dict[str, type[TrainingMethod]] = {}
 
 

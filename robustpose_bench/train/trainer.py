@@ -118,12 +118,9 @@ class Trainer:
 
         self.cfg = cfg
         self.out_dir = Path(out_dir) if out_dir is not None else Path("runs") / "train" / cfg.name
-        self.dist = distributed.init_distributed(
-            select_device(device).type if device not in (None, "", "auto")
-            else ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.dist = distributed.init_distributed(select_device(device).type)
         self.device = select_device(device, self.dist.local_rank)
         self.amp = bool(cfg.train.amp and self.device.type == "cuda")
-        self.resume_requested = resume
         if cfg.train.cpu_threads:
             torch.set_num_threads(int(cfg.train.cpu_threads))
         seed_everything(cfg.seed)

@@ -148,3 +148,19 @@ def test_torchrun_two_processes_gloo(synthpose_val, tmp_path):
     assert (out / "last.safetensors").is_file() and (out / "last_state.pt").is_file()
     state = torch.load(out / "last_state.pt", weights_only=True)
     assert "generator" in state["method"]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("method,args", [("standard", {}), ("advmix", {"teacher": "init", "g_ngf": 8}),
+                                         ("stable_heatmap", {})])
+def test_amp_steps_on_cuda(synthpose_val, tmp_path, method, args):
+    cfg = make_config(synthpose_val, method, args, train={"epochs": 1, "max_steps_per_epoch": 2,
+                                                          "amp": True})
+    ds = load_dataset(synthpose_val["ann_file"], synthpose_val["image_root"])
+    tr = Trainer(cfg, tmp_path, device="cuda", resume=False, train_dataset=ds, val_dataset=ds)
+    assert tr.amp and tr.scaler.is_enabled()
+    summary = tr.fit()
+    tr.close()
+    assert summary["steps"] == 2
+    assert np.isfinite(json.loads((tmp_path / "history.jsonl").read_text().splitlines()[0])["loss"])
