@@ -164,3 +164,29 @@ def test_amp_steps_on_cuda(synthpose_val, tmp_path, method, args):
     tr.close()
     assert summary["steps"] == 2
     assert np.isfinite(json.loads((tmp_path / "history.jsonl").read_text().splitlines()[0])["loss"])
+
+
+def test_pretrained_backbone_and_init_checkpoint_are_loaded(synthpose_val, tmp_path):
+    from safetensors.torch import save_file
+
+    from robustpose_bench.models import create_model
+    from robustpose_bench.models.checkpoint import backbone_keys, save_checkpoint
+
+    torch.manual_seed(123)
+    donor = create_model("hrnet_w16_small")
+    keys = backbone_keys(donor)
+    state = donor.state_dict()
+    save_file({k: state[k].contiguous() for k in keys}, str(tmp_path / "imagenet.safetensors"))
+    ds = load_dataset(synthpose_val["ann_file"], synthpose_val["image_root"])
+    cfg = make_config(synthpose_val, model={"pretrained": str(tmp_path / "imagenet.safetensors")})
+    tr = Trainer(cfg, tmp_path / "a", device="cpu", resume=False, train_dataset=ds)
+    own = tr.raw_model.state_dict()
+    assert all(torch.equal(own[k], state[k]) for k in keys)
+    heads = [k for k in own if k not in keys and own[k].is_floating_point()]
+    assert heads and not all(torch.equal(own[k], state[k]) for k in heads)
+    tr.close()
+    save_checkpoint(donor, tmp_path / "full.safetensors", {"model": "hrnet_w16_small"})
+    cfg = make_config(synthpose_val, model={"checkpoint": str(tmp_path / "full.safetensors")})
+    tr = Trainer(cfg, tmp_path / "b", device="cpu", resume=False, train_dataset=ds)
+    assert torch.equal(params_vector(tr.raw_model), params_vector(donor))
+    tr.close()
