@@ -262,6 +262,8 @@ def test_cli(tmp_path):
 
 
 def test_generation_time(tmp_path):
-    t0 = time.perf_counter()
+    """20 images take about 1 s of CPU (val 100 about 5 s); CPU time, so a busy machine does
+    not fail the bound."""
+    t0 = time.process_time()
     generate(tmp_path, split="train", num_images=20, seed=1)
-    assert time.perf_counter() - t0 < 10.0  # about 1 s on a 2-core machine
+    assert time.process_time() - t0 < 8.0
