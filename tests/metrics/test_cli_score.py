@@ -37,6 +37,13 @@ def files(tmp_path_factory):
     nan = json.loads(json.dumps(res))
     nan[1]["score"] = float("nan")
     (d / "nan.json").write_text(json.dumps(nan))
+    short = json.loads(json.dumps(res))
+    short[3]["keypoints"] = short[3]["keypoints"][:50]
+    (d / "short.json").write_text(json.dumps(short))
+    neg = json.loads(json.dumps(res))
+    neg[0]["score"] = -1.0
+    (d / "neg.json").write_text(json.dumps(neg))
+    (d / "dup.json").write_text(json.dumps(res + [res[1]]))
     return d
 
 
@@ -72,6 +79,10 @@ def test_bad_input_names_the_record(files):
     assert "Traceback" not in p.stderr
     p = run("--ann", files / "gt.json", "--results", files / "nan.json")
     assert p.returncode != 0 and "results[1].score" in p.stderr
+    for name, where in (("short.json", "results[3].keypoints"), ("neg.json", "results[0].score"),
+                        ("dup.json", "results[4].keypoints")):
+        p = run("--ann", files / "gt.json", "--results", files / name)
+        assert p.returncode != 0 and where in p.stderr, (name, p.stderr)
     p = run("--ann", files / "gt.json", "--results", files / "nan.json", "--nan-policy", "drop")
     assert p.returncode == 0
     p = run("--ann", files / "gt.json", "--results", files / "res.json", "--backend", "zzz")

@@ -6,6 +6,7 @@ import contextlib
 import copy
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -411,3 +412,22 @@ def test_duplicate_check_with_hash_collisions():
     kp[n - 1] = kp[5]
     with pytest.raises(AnnotationError, match=rf"results\[{n - 1}\].*results\[5\]"):
         ev.evaluate_arrays(np.ones(n, np.int64), kp, np.ones(n))
+
+
+def test_synthpose_annotations_all_backends(synthpose_val):
+    """The SynthPose val annotation file (COCO format) with noisy GT-derived results."""
+    gt = json.loads(Path(synthpose_val["ann_file"]).read_text())
+    rng = np.random.default_rng(9)
+    res = []
+    for a in gt["annotations"]:
+        if a.get("num_keypoints", 0) == 0:
+            continue
+        for noise in (1.0, 4.0, 12.0):
+            res.append(near(a, rng, noise, float(np.round(rng.random(), 2))))
+    assert res
+    stats = stats_all(gt, res)
+    assert_identical(stats)
+    assert stats["native"] == raw_pycocotools(gt, res)
+    s2 = stats_all(gt, res, use_area=False)
+    assert_identical(s2)
+    assert s2["native"] == raw_xtcocotools(gt, res, False)
