@@ -115,7 +115,7 @@ def plot_per_corruption(models: Mapping[str, Mapping[str, float]], metric: str =
     ax = fig.add_subplot()
     n = max(len(models), 1)
     width = 0.8 / n
-    for i, ((label, scores), color) in enumerate(zip(models.items(), _colors(n), strict=False)):
+    for i, ((label, scores), color) in enumerate(zip(models.items(), _colors(n), strict=True)):
         xs = [j + (i - (n - 1) / 2) * width for j in range(len(names))]
         ys = [scores.get(c, float("nan")) for c in names]
         ax.bar(xs, ys, width=width, color=color, label=label)
@@ -151,7 +151,7 @@ def plot_severity(models: Mapping[str, Mapping[int, float]], metric: str = "AP",
     ax = fig.add_subplot()
     markers = "osD^vP*X"
     for i, ((label, per_sev), color) in enumerate(
-            zip(models.items(), _colors(len(models)), strict=False)):
+            zip(models.items(), _colors(len(models)), strict=True)):
         xs = sorted(per_sev)
         ys = [per_sev[s] for s in xs]
         if clean and label in clean:
@@ -175,7 +175,7 @@ def plot_clean_vs_rpc(entries: Sequence[Mapping], metric: str = "AP",
     fig = new_figure(max(6.4, 0.62 * len(entries) + 2.5), 4.0 + 0.07 * longest)
     ax = fig.add_subplot()
     groups = list(dict.fromkeys(str(e.get("group", "")) for e in entries))
-    gcolor = dict(zip(groups, _colors(len(groups)), strict=False))
+    gcolor = dict(zip(groups, _colors(len(groups)), strict=True))
     xs = list(range(len(entries)))
     done: set[str] = set()
     for x, e in zip(xs, entries, strict=True):
@@ -227,7 +227,7 @@ def plot_attack_losses(models: Mapping[str, Mapping[str, Mapping[str, float]]],
     n = max(len(models), 1)
     fig = new_figure(max(7.0, 0.55 * len(targets) + 2.5), 2.9 * n + 0.6)
     axes = fig.subplots(n, 1, squeeze=False, sharey=True)[:, 0]
-    for ax, (label, per_mode) in zip(axes, models.items(), strict=False):
+    for ax, (label, per_mode) in zip(axes[:len(models)], models.items(), strict=True):
         modes = [m for m in MODE_COLORS if m in per_mode] + sorted(set(per_mode) -
                                                                    set(MODE_COLORS))
         width = 0.8 / max(len(modes), 1)
@@ -258,7 +258,7 @@ def plot_attack_radius(models: Mapping[str, Mapping[str, Mapping[float, float]]]
     fig = new_figure(6.4, 4.4)
     ax = fig.add_subplot()
     styles = ("-", "--", ":", "-.")
-    for (label, per_mode), color in zip(models.items(), _colors(len(models)), strict=False):
+    for (label, per_mode), color in zip(models.items(), _colors(len(models)), strict=True):
         for j, (mode, per_r) in enumerate(per_mode.items()):
             rs = sorted(per_r)
             ax.plot(rs, [per_r[r] for r in rs], marker="o", color=color,
@@ -287,7 +287,7 @@ def plot_stability(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]]
         fig = new_figure(5.2 * max(panels, 1) + (0.4 * len(conds) if ruc else 0), 4.4)
         axes = fig.subplots(1, max(panels, 1), squeeze=False)[0]
     colors = dict(zip(list(dict.fromkeys([*curves, *ruc])),
-                      _colors(len(set(curves) | set(ruc))), strict=False))
+                      _colors(len(set(curves) | set(ruc))), strict=True))
     k = 0
     if curves:
         ax = axes[k]
