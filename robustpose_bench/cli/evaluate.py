@@ -70,6 +70,8 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
               help="Also compute R(T, T^mp) and RUC on paired clean/perturbed predictions.")
 @click.option("--stability-corruptions", default="extra", show_default=True,
               help="Corruptions for --stability (held out from mPC by default).")
+@click.option("--stability-severities", default=None,
+              help="Severities for --stability (default: those of --severities).")
 @click.option("--protocol", type=click.Choice(["robustpose", "advmix"]), default="robustpose",
               show_default=True, help="Protocol for --on-the-fly rendering.")
 @click.option("--seed", type=int, default=None, help="Benchmark seed for --on-the-fly.")
@@ -92,9 +94,9 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 @user_errors
 def command(model_spec, model_args, trust_checkpoint, definition, root, ann, images, gt_mat,
             dataset_name, corrupted, on_the_fly, boxes, gt_boxes, corruptions, severities,
-            attacks, attack_mode, stability, stability_corruptions, protocol, seed, metric,
-            use_area, backend, device, batch_size, workers, shard, allow_partial, force, out,
-            no_progress):
+            attacks, attack_mode, stability, stability_corruptions, stability_severities, protocol,
+            seed, metric, use_area, backend, device, batch_size, workers, shard, allow_partial,
+            force, out, no_progress):
     """Evaluate a model on a data set and its corrupted copies: writes per-condition
     predictions and scores under --out, then summary.json (clean, mPC, rPC, per corruption)
     and per_condition.csv. Re-running resumes; finished conditions are kept unless --force."""
@@ -106,7 +108,8 @@ def command(model_spec, model_args, trust_checkpoint, definition, root, ann, ima
         images=images, gt_mat=gt_mat, dataset_name=dataset_name, corrupted=corrupted,
         on_the_fly=on_the_fly, boxes=boxes, gt_boxes=gt_boxes, corruptions=corruptions,
         severities=severities, attacks=attacks, attack_mode=attack_mode, stability=stability,
-        stability_corruptions=stability_corruptions, protocol=protocol, seed=seed, metric=metric,
+        stability_corruptions=stability_corruptions, stability_severities=stability_severities,
+        protocol=protocol, seed=seed, metric=metric,
         use_area=use_area, backend=backend, device=device, batch_size=batch_size,
         workers=workers, shard=parse_shard(shard), allow_partial=allow_partial, force=force,
         out=out, progress=not no_progress)

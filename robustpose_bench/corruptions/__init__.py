@@ -29,17 +29,8 @@ from robustpose_bench.corruptions.registry import (
     order_registry,
     register_corruption,
 )
+from robustpose_bench.names import ALL_CORRUPTIONS, CORRUPTIONS, EXTRA_CORRUPTIONS
 
-#: The 15 benchmark corruptions in protocol order (mPC averages these x 5 severities).
-CORRUPTIONS: tuple[str, ...] = (
-    "gaussian_noise", "shot_noise", "impulse_noise",
-    "defocus_blur", "glass_blur", "motion_blur", "zoom_blur",
-    "snow", "frost", "fog", "brightness",
-    "contrast", "elastic_transform", "pixelate", "jpeg_compression",
-)
-#: The 4 held-out corruptions (never part of mPC).
-EXTRA_CORRUPTIONS: tuple[str, ...] = ("speckle_noise", "gaussian_blur", "spatter", "saturate")
-ALL_CORRUPTIONS: tuple[str, ...] = CORRUPTIONS + EXTRA_CORRUPTIONS
 order_registry(ALL_CORRUPTIONS)
 #: category -> the benchmark corruptions in it (the 15 only; extras have a category in the
 #: registry, `get_corruption(name).category`, but do not enter per-category scores).

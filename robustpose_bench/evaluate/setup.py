@@ -67,8 +67,9 @@ def build_config(params: dict, dataset: Dataset, benchmark_name: str) -> Evaluat
     conditions += _attack_conditions(params.get("attacks"), dataset.meta, 6.0)
     stab = []
     if params.get("stability"):
+        stab_sevs = parse_severities(params.get("stability_severities") or params.get("severities"))
         stab = [Condition.corruption(c, s) for c in parse_corruptions(
-            params.get("stability_corruptions", "extra")) for s in sevs]
+            params.get("stability_corruptions", "extra")) for s in stab_sevs]
     rendered = params.get("corrupted")
     if rendered:
         manifest = read_manifest(rendered)

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from robustpose_bench.datasets.meta import COCO_KEYPOINTS, COCO_PARTS
+from robustpose_bench.names import CORRUPTIONS, SEVERITIES  # noqa: F401 (re-exported)
 
 
 class LeaderboardError(ValueError):
@@ -18,13 +19,7 @@ class LeaderboardError(ValueError):
 
 
 # The 15 benchmark corruptions in the order of PROTOCOL.md / AdvMix Table 1 (4 categories).
-BENCHMARK_CORRUPTIONS: tuple[str, ...] = (
-    "gaussian_noise", "shot_noise", "impulse_noise",
-    "defocus_blur", "glass_blur", "motion_blur", "zoom_blur",
-    "snow", "frost", "fog", "brightness",
-    "contrast", "elastic_transform", "pixelate", "jpeg_compression",
-)
-SEVERITIES: tuple[int, ...] = (1, 2, 3, 4, 5)
+BENCHMARK_CORRUPTIONS: tuple[str, ...] = CORRUPTIONS
 
 # Column headers of AdvMix Table 1/4 -> corruption names.
 PAPER_CORRUPTION_HEADERS: dict[str, str] = {

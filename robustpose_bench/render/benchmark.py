@@ -95,11 +95,14 @@ def generate_benchmark(dataset: Dataset, out: str | Path, corruptions: Sequence[
                        severities: Sequence[int], protocol: Protocol, jobs: int = 1,
                        backend: str = "loky", scheduler: str | None = None,
                        name: str | None = None, force: bool = False,
-                       progress: bool = True) -> tuple[dict, RenderReport]:
-    """Render `<out>/<corruption>/<severity>/<file_name>` for every image; returns the
-    manifest written and the run's report (failed images listed in both)."""
+                       progress: bool = True,
+                       extra_conditions: Sequence[Condition] = ()) -> tuple[dict, RenderReport]:
+    """Render `<out>/<corruption>/<severity>/<file_name>` for every image of the grid
+    corruptions x severities (plus `extra_conditions`, e.g. held-out corruptions at one
+    severity); returns the manifest written and the run's report (failed images in both)."""
     out = Path(out)
     conditions = [Condition.corruption(c, s) for c in corruptions for s in severities]
+    conditions += [c for c in extra_conditions if c not in conditions]
     report = run_render(dataset, conditions, out, protocol, jobs=jobs, backend=backend,
                         scheduler=scheduler, force=force, progress=progress)
     manifest = _finish(out, _manifest_base("corruption", dataset, protocol, conditions, name),

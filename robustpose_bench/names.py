@@ -1,0 +1,24 @@
+"""The benchmark's condition names in one place, importable without image-processing or
+numba imports: the 15 corruptions of mPC (PROTOCOL.md section 1 order), the 4 held-out
+extras, their categories and the severities. Corruptions, metrics, leaderboard and report
+all read them from here."""
+from __future__ import annotations
+
+#: The 15 benchmark corruptions in protocol order; mPC averages these x 5 severities.
+CORRUPTIONS: tuple[str, ...] = (
+    "gaussian_noise", "shot_noise", "impulse_noise",
+    "defocus_blur", "glass_blur", "motion_blur", "zoom_blur",
+    "snow", "frost", "fog", "brightness",
+    "contrast", "elastic_transform", "pixelate", "jpeg_compression",
+)
+#: The 4 held-out corruptions: reported separately, never part of mPC.
+EXTRA_CORRUPTIONS: tuple[str, ...] = ("speckle_noise", "gaussian_blur", "spatter", "saturate")
+ALL_CORRUPTIONS: tuple[str, ...] = CORRUPTIONS + EXTRA_CORRUPTIONS
+#: category -> the benchmark corruptions in it (extras excluded).
+CATEGORIES: dict[str, tuple[str, ...]] = {
+    "noise": ("gaussian_noise", "shot_noise", "impulse_noise"),
+    "blur": ("defocus_blur", "glass_blur", "motion_blur", "zoom_blur"),
+    "weather": ("snow", "frost", "fog", "brightness"),
+    "digital": ("contrast", "elastic_transform", "pixelate", "jpeg_compression"),
+}
+SEVERITIES: tuple[int, ...] = (1, 2, 3, 4, 5)
