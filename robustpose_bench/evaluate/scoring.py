@@ -164,4 +164,9 @@ def stability_summary(out: Path, conditions: list[Condition]) -> dict:
         b = np.concatenate([pert[i] for i in keys]) if keys else np.zeros((0, 0, 3))
         bx = np.concatenate([cboxes[i] for i in keys]) if keys else np.zeros((0, 4))
         result[cond.id] = stability_metrics(a[..., :2], b[..., :2], boxes=bx)
+        hm = condition_dir(out, cond) / "heatmap_stats.json"
+        hm_clean = condition_dir(out, Condition.clean()) / "heatmap_stats.json"
+        if hm.is_file() and hm_clean.is_file():
+            result[cond.id]["heatmaps"] = {"clean": json.loads(hm_clean.read_text()),
+                                           "perturbed": json.loads(hm.read_text())}
     return result

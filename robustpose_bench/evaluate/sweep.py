@@ -15,7 +15,12 @@ import numpy as np
 from tqdm import tqdm
 
 from robustpose_bench import __version__
-from robustpose_bench.adapters.base import adapter_name, is_bottom_up, supports_crop_hook
+from robustpose_bench.adapters.base import (
+    adapter_name,
+    is_bottom_up,
+    supports_crop_hook,
+    supports_heatmaps,
+)
 from robustpose_bench.datasets.types import Dataset
 from robustpose_bench.evaluate import scoring
 from robustpose_bench.evaluate.boxes import SampleBoxes, boxes_for_dataset
@@ -66,6 +71,7 @@ class EvaluationConfig:
     benchmark: dict = field(default_factory=dict)
     progress: bool = True
     postprocess: bool = True  # top-down rescoring + OKS-NMS (off for bottom-up models)
+    heatmap_images: int = 32  # images whose heatmaps give D_n / D_(1)(2) under --stability
 
 
 def _all_conditions(config: EvaluationConfig) -> list[Condition]:
@@ -94,6 +100,8 @@ def run_evaluation(adapter, dataset: Dataset, config: EvaluationConfig,
                     "the full image (image mode)", name)
         config.attack_mode = "image"
     crop_attacks = config.attack_mode == "crop"
+    stability_heatmaps = (bool(config.stability_conditions) and not bottom_up
+                          and supports_heatmaps(adapter) and config.heatmap_images > 0)
     config.postprocess = not bottom_up
     sources = {
         "image": ImageSource(dataset, config.protocol, config.rendered_root, attacks_in_image=True),
@@ -134,6 +142,9 @@ def run_evaluation(adapter, dataset: Dataset, config: EvaluationConfig,
                 atomic_write_json(cdir / "attack_counts.json", image_counts)
             if counter is not None:
                 atomic_write_json(cdir / "attack_counts.json", counter.as_dict())
+            if stability_heatmaps and (cond.kind == "clean" or cond in config.stability_conditions):
+                atomic_write_json(cdir / "heatmap_stats.json", heatmap_stats(
+                    adapter, sources["image"], cond, boxes, indices[:config.heatmap_images]))
         if config.shard is None:
             score = scoring.score_condition(dataset, preds, pboxes, pscores, config, adapter,
                                             cdir, cond)
@@ -146,6 +157,24 @@ def run_evaluation(adapter, dataset: Dataset, config: EvaluationConfig,
                                                [c.id for c in conditions]})
         return None
     return write_summary(dataset, config, boxes, adapter)
+
+
+def heatmap_stats(adapter, source: ImageSource, condition: Condition, boxes: list[SampleBoxes],
+                  indices: list[int]) -> dict:
+    """D_n and D_(1)(2) (stable-heatmap paper eq. 11-12) of the adapter's heatmaps on the
+    first images of a condition (heatmap cells of the model output frame)."""
+    from robustpose_bench.metrics.stability import heatmap_peak_stats
+
+    maps = []
+    for i in indices:
+        if len(boxes[i]):
+            image = source.load(source.dataset.samples[i], condition)
+            maps.append(np.asarray(adapter.heatmaps(image, boxes[i].boxes), dtype=np.float32))
+    if not maps:
+        return {}
+    stats = heatmap_peak_stats(np.concatenate(maps))
+    stats["num_images"] = len(maps)
+    return stats
 
 
 def write_summary(dataset: Dataset, config: EvaluationConfig, boxes: list[SampleBoxes],

@@ -147,6 +147,11 @@ def test_zoo_model_sweep_resumes_after_kill(synthpose_val, tmp_path):
     assert summary["model"]["params"] > 1_000_000
     stab = summary["stability"]
     assert set(stab) == {f"speckle_noise/{s}" for s in range(1, 6)}
+    for entry in stab.values():
+        assert 0.0 <= entry["RUC"] <= 1.0 and entry["R"] >= 0.0
+        # the zoo adapter exposes heatmaps: D_n / D_(1)(2) of clean and perturbed copies
+        assert entry["heatmaps"]["clean"]["D_n"] >= 0.0
+        assert entry["heatmaps"]["perturbed"]["num_heatmaps"] > 0
 
 
 def test_bottom_up_adapter_and_image_mode_attacks(synthpose_val, tmp_path):
