@@ -116,30 +116,41 @@ def predict_condition(adapter, adapter_name: str, source: ImageSource, condition
     n_pending = 0
     batched = hasattr(adapter, "predict_batch") and not is_bottom_up(adapter)
 
-    def run(items: list[tuple[int, np.ndarray]]) -> None:
-        while True:
-            try:
-                if batched and crop_hook_for is not None:
-                    preds = adapter.predict_batch([(img, boxes[i].boxes, crop_hook_for(i))
-                                                   for i, img in items])
-                elif batched:
-                    preds = adapter.predict_batch([(img, boxes[i].boxes) for i, img in items])
-                else:
-                    preds = []
-                    for i, img in items:
-                        kw = {"crop_hook": crop_hook_for(i)} if crop_hook_for is not None else {}
-                        preds.append(adapter.predict(img, boxes[i].boxes, **kw))
-                break
-            except Exception as exc:  # noqa: BLE001 - OOM is re-tried, everything else re-raised
-                if not _is_oom(exc) or state.batch_size <= 1:
-                    raise
-                import torch
+    def call(items: list[tuple[int, np.ndarray]]) -> list:
+        if batched and crop_hook_for is not None:
+            return adapter.predict_batch([(img, boxes[i].boxes, crop_hook_for(i))
+                                          for i, img in items])
+        if batched:
+            return adapter.predict_batch([(img, boxes[i].boxes) for i, img in items])
+        return [adapter.predict(img, boxes[i].boxes,
+                                **({"crop_hook": crop_hook_for(i)} if crop_hook_for else {}))
+                for i, img in items]
 
+    def run(items: list[tuple[int, np.ndarray]]) -> None:
+        """Predict `items`; on CUDA OOM halve the batch: split the images in two, or (one
+        image) lower the adapter's own crop batch, and retry."""
+        try:
+            preds = call(items)
+        except Exception as exc:  # noqa: BLE001 - OOM is re-tried, everything else re-raised
+            own = getattr(adapter, "batch_size", None)
+            if not _is_oom(exc) or (len(items) == 1 and not (isinstance(own, int) and own > 1)):
+                raise
+            import torch
+
+            if torch.cuda.is_available():
                 torch.cuda.empty_cache()
-                state.batch_size = max(1, state.batch_size // 2)
-                if hasattr(adapter, "batch_size"):
-                    adapter.batch_size = state.batch_size
-                log.warning("CUDA out of memory: batch size halved to %d", state.batch_size)
+            state.batch_size = max(1, state.batch_size // 2)
+            if isinstance(own, int):
+                adapter.batch_size = max(1, min(own, state.batch_size) if len(items) > 1
+                                         else own // 2)
+            log.warning("CUDA out of memory: batch size halved to %d", state.batch_size)
+            if len(items) > 1:
+                half = len(items) // 2
+                run(items[:half])
+                run(items[half:])
+            else:
+                run(items)
+            return
         for (i, _), p in zip(items, preds, strict=True):
             out[i] = check_output(adapter_name, _ref(samples[i]), p, len(boxes[i]),
                                   num_keypoints)
