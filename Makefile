@@ -41,6 +41,7 @@ test-fast: venv
 bench: venv
 	$(PY) benchmarks/corruptions.py
 	$(PY) benchmarks/metrics.py
+	$(PY) benchmarks/inference.py
 
 lint: venv
 	$(VENV)/bin/ruff check robustpose_bench tests benchmarks
