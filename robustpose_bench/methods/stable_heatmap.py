@@ -169,11 +169,12 @@ class StableHeatmapHead(nn.Module):
     """
 
     def __init__(self, model: nn.Module, use_rcc: bool = True, temperature: float = 0.1,
-                 alpha: float = 0.7, t_hd: int = 8):
+                 alpha: float = 0.7, t_hd: int = 8, positive: str = "sigmoid"):
         super().__init__()
         self.model = model
         self.use_rcc = use_rcc
         self.temperature = float(temperature)
+        self.positive = positive
         self.peak_scale = hd_kernel_mass(alpha, t_hd)
         self.num_keypoints = getattr(model, "num_keypoints", None)
         self.zoo_name = getattr(model, "zoo_name", None)
@@ -182,17 +183,27 @@ class StableHeatmapHead(nn.Module):
         z = self.model(x)
         if isinstance(z, (list, tuple)):
             z = z[-1]
-        heat, logits = decode_maps(z.float(), self.use_rcc, self.temperature)
+        heat, logits = decode_maps(z.float(), self.use_rcc, self.temperature, self.positive)
         p = torch.softmax(logits.flatten(2), dim=-1)
         conf = (p.amax(dim=-1) * self.peak_scale).clamp(0.0, 1.0)
         return heat * conf[..., None, None]
 
 
-def decode_maps(z: torch.Tensor, use_rcc: bool, temperature: float
+POSITIVE = {"sigmoid": torch.sigmoid, "relu": torch.relu, "softplus": F.softplus,
+            "none": lambda z: z}
+
+
+def decode_maps(z: torch.Tensor, use_rcc: bool, temperature: float, positive: str = "sigmoid"
                 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(decoded map N in [0, 1] with max 1, softmax logits) from raw network outputs z."""
+    """(decoded map N with max 1, softmax logits) from raw network outputs z.
+
+    With RCC: N = RCC(positive(z)) normalised by its maximum, logits N / temperature.
+    Without: N = softmax(z) / max, logits z. positive: sigmoid | relu | softplus | none.
+    """
     if use_rcc:
-        n = rcc(torch.sigmoid(z))
+        if positive not in POSITIVE:
+            raise ValueError(f"positive must be one of {', '.join(POSITIVE)}, got {positive!r}")
+        n = rcc(POSITIVE[positive](z))
         return n, n / temperature
     p = torch.softmax(z.flatten(2), dim=-1).view_as(z)
     n = p / p.flatten(2).amax(dim=-1).clamp_min(EPS)[..., None, None]
@@ -218,6 +229,7 @@ class StableArgs:
     alpha: float = 0.7
     t_hd: int = 8
     temperature: float = 0.1
+    positive: str = "sigmoid"
     mst_weight: float = 1.0
     perturbations: list[str] = field(default_factory=lambda: list(PERTURBATIONS))
 
@@ -228,6 +240,8 @@ class StableArgs:
             raise ValueError(f"t_hd must be >= 0, got {self.t_hd}")
         if self.temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {self.temperature}")
+        if self.positive not in POSITIVE:
+            raise ValueError(f"positive must be one of {', '.join(POSITIVE)}, got {self.positive!r}")
         bad = [p for p in self.perturbations if p not in PERTURBATIONS]
         if bad or (self.mst and not self.perturbations):
             raise ValueError(f"perturbations must be a non-empty subset of {', '.join(PERTURBATIONS)}; "
@@ -251,14 +265,14 @@ class StableHeatmapMethod(TrainingMethod):
                z_pert: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """The method's loss terms from raw network outputs (clean z, perturbed z_pert)."""
         a: StableArgs = self.args
-        heat, logits = decode_maps(z.float(), a.rcc, a.temperature)
+        heat, logits = decode_maps(z.float(), a.rcc, a.temperature, a.positive)
         out: dict[str, torch.Tensor] = {}
         if a.hdhr:
             out["loss_wce"] = weighted_cross_entropy(logits, batch["hd_target"], batch["hd_weight"])
         else:
             out["loss_mse"] = heatmap_mse(heat, batch["target"], batch["target_weight"])
         if a.mst and z_pert is not None:
-            heat_p, _ = decode_maps(z_pert.float(), a.rcc, a.temperature)
+            heat_p, _ = decode_maps(z_pert.float(), a.rcc, a.temperature, a.positive)
             out["loss_mst"] = a.mst_weight * mst_loss(heat, heat_p)
         return out
 
@@ -282,12 +296,12 @@ class StableHeatmapMethod(TrainingMethod):
 
     def inference_model(self, model: nn.Module) -> nn.Module:
         a: StableArgs = self.args
-        return StableHeatmapHead(model, a.rcc, a.temperature, a.alpha, a.t_hd)
+        return StableHeatmapHead(model, a.rcc, a.temperature, a.alpha, a.t_hd, a.positive)
 
     def inference_config(self) -> dict[str, Any]:
         a: StableArgs = self.args
         return {"head": "stable_heatmap", "rcc": a.rcc, "temperature": a.temperature,
-                "alpha": a.alpha, "t_hd": a.t_hd}
+                "alpha": a.alpha, "t_hd": a.t_hd, "positive": a.positive}
 
 
 def wrap_for_inference(model: nn.Module, inference: dict[str, Any] | None) -> nn.Module:
@@ -297,7 +311,8 @@ def wrap_for_inference(model: nn.Module, inference: dict[str, Any] | None) -> nn
     if inference.get("head") == "stable_heatmap":
         return StableHeatmapHead(model, bool(inference.get("rcc", True)),
                                  float(inference.get("temperature", 0.1)),
-                                 float(inference.get("alpha", 0.7)), int(inference.get("t_hd", 8)))
+                                 float(inference.get("alpha", 0.7)), int(inference.get("t_hd", 8)),
+                                 str(inference.get("positive", "sigmoid")))
     return model
 
 

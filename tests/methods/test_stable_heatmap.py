@@ -165,3 +165,14 @@ def test_stable_step_logs_all_terms_and_exports_its_head(trainer_factory):
     tr_abl = trainer_factory("stable_heatmap", {"hdhr": False, "mst": False})
     logs = tr_abl.method.train_step(first_batch(tr_abl))
     assert set(logs) == {"loss_mse", "loss"}
+
+
+@pytest.mark.parametrize("positive", ["sigmoid", "relu", "softplus", "none"])
+def test_decode_maps_positivity_options(positive):
+    z = torch.randn(2, 3, 16, 12)
+    n, logits = decode_maps(z, True, 0.1, positive)
+    assert n.shape == z.shape
+    torch.testing.assert_close(n.flatten(2).amax(-1), torch.ones(2, 3))
+    torch.testing.assert_close(logits, n / 0.1)
+    with pytest.raises(ValueError, match="positive must be one of"):
+        decode_maps(z, True, 0.1, "exp")
