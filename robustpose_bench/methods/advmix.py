@@ -16,7 +16,11 @@ import torch
 from PIL import Image, ImageOps
 from torch import nn
 
-from robustpose_bench.methods.base import TrainingMethod, register_method
+from robustpose_bench.methods.base import (
+    TrainingMethod,
+    adversarial_generator_step,
+    register_method,
+)
 from robustpose_bench.train.config import ConfigError, resolve_asset
 from robustpose_bench.train.losses import heatmap_mse
 
@@ -472,20 +476,9 @@ class AdvMixMethod(TrainingMethod):
         return logs
 
     def generator_step(self, x: torch.Tensor, target: torch.Tensor, tw: torch.Tensor) -> float:
-        tr = self.trainer
-        d = tr.raw_model
-        flags = [p.requires_grad for p in d.parameters()]
-        for p in d.parameters():
-            p.requires_grad_(False)
-        try:
-            with tr.autocast():
-                out = d(x)
-            loss_g = -heatmap_mse(out, target, tw) * self.args.adv_weight
-            tr.optimize(loss_g, self.g_optimizer, self.g_scaler, self.generator.parameters())
-        finally:
-            for p, f in zip(d.parameters(), flags, strict=True):
-                p.requires_grad_(f)
-        return float(loss_g.detach())
+        return adversarial_generator_step(self.trainer, x, target, tw, self.g_optimizer,
+                                          self.g_scaler, self.generator.parameters(),
+                                          self.args.adv_weight)
 
     # ---- checkpointing ----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

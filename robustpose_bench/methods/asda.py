@@ -20,7 +20,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from robustpose_bench.datasets.types import Dataset
-from robustpose_bench.methods.base import TrainingMethod, register_method
+from robustpose_bench.methods.base import (
+    TrainingMethod,
+    adversarial_generator_step,
+    register_method,
+)
 from robustpose_bench.train.config import ConfigError
 from robustpose_bench.train.data import normalize_image, read_rgb
 from robustpose_bench.train.losses import heatmap_mse
@@ -542,19 +546,9 @@ class ASDAMethod(TrainingMethod):
         tr.optimize(loss_d, tr.optimizer, tr.scaler, tr.raw_model.parameters())
         logs = {"loss": float(loss_d.detach())}
         if self.generator is not None:
-            d = tr.raw_model
-            flags = [p.requires_grad for p in d.parameters()]
-            for p in d.parameters():
-                p.requires_grad_(False)
-            try:
-                with tr.autocast():
-                    out_g = d(x)
-                loss_g = -heatmap_mse(out_g, target, tw) * self.args.adv_weight
-                tr.optimize(loss_g, self.g_optimizer, self.g_scaler, self.generator.parameters())
-            finally:
-                for p, f in zip(d.parameters(), flags, strict=True):
-                    p.requires_grad_(f)
-            logs["loss_g"] = float(loss_g.detach())
+            logs["loss_g"] = adversarial_generator_step(
+                tr, x, target, tw, self.g_optimizer, self.g_scaler, self.generator.parameters(),
+                self.args.adv_weight)
         return logs
 
     def state_dict(self) -> dict[str, Any]:

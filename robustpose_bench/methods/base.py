@@ -99,6 +99,29 @@ class TrainingMethod:
 METHODS: dict[str, type[TrainingMethod]] = {}
 
 
+def adversarial_generator_step(trainer: Any, x: torch.Tensor, target: torch.Tensor,
+                               target_weight: torch.Tensor, optimizer: torch.optim.Optimizer,
+                               scaler: Any, params: Any, weight: float = 1.0) -> float:
+    """One generator step of an adversarial augmentation (AdvMix, ASDA): the pose network D
+    is frozen, the generator minimises L_G = -weight * MSE(D(x), target), so it receives the
+    negated gradient of the pose loss through `x`. Returns L_G."""
+    from robustpose_bench.train.losses import heatmap_mse
+
+    d = trainer.raw_model
+    flags = [p.requires_grad for p in d.parameters()]
+    for p in d.parameters():
+        p.requires_grad_(False)
+    try:
+        with trainer.autocast():
+            out = d(x)
+        loss_g = -heatmap_mse(out, target, target_weight) * weight
+        trainer.optimize(loss_g, optimizer, scaler, params)
+    finally:
+        for p, f in zip(d.parameters(), flags, strict=True):
+            p.requires_grad_(f)
+    return float(loss_g.detach())
+
+
 def register_method(cls: type[TrainingMethod]) -> type[TrainingMethod]:
     """Class decorator adding a training method to the registry under `cls.name`."""
     if cls.name in METHODS and METHODS[cls.name] is not cls:

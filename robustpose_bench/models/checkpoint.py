@@ -3,7 +3,7 @@ strict key checking, foreign names (HRNet reference, MMPose) mapped by `keymaps`
 
 Rules (docs/adapters.md): pickled objects beyond tensors and plain containers are refused
 unless the caller trusts the file; missing / unexpected keys and shape mismatches are errors
-that list the keys; nothing is ever loaded with `strict=False`.
+that list the keys; nothing is ever loaded non-strictly.
 """
 from __future__ import annotations
 
