@@ -46,7 +46,7 @@ def _paths(params: dict) -> tuple[Dataset, Path | None, str]:
     return dataset, params.get("boxes"), f"{dataset.meta.name}-c"
 
 
-def _attack_conditions(path: Path | None, meta, default_radius: float) -> list[Condition]:
+def _attack_conditions(path: Path | None, meta) -> list[Condition]:
     if path is None:
         return []
     from robustpose_bench.occlusion import DEFAULT_RADIUS, load_attack_grid
@@ -64,7 +64,7 @@ def build_config(params: dict, dataset: Dataset, benchmark_name: str) -> Evaluat
     names = [] if corr in (None, "", "none") else parse_corruptions(corr)
     sevs = parse_severities(params.get("severities"))
     conditions = [Condition.corruption(c, s) for c in names for s in sevs]
-    conditions += _attack_conditions(params.get("attacks"), dataset.meta, 6.0)
+    conditions += _attack_conditions(params.get("attacks"), dataset.meta)
     stab = []
     if params.get("stability"):
         stab_sevs = parse_severities(params.get("stability_severities") or params.get("severities"))

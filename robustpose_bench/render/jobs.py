@@ -82,7 +82,7 @@ def render_image_task(source: Path, file_name: str, out_root: Path,
     for cond, rel, path in todo:
         # attacks are cheap and their notes (who was attacked) are needed again: always redo
         if cond.kind == "attack" and path.is_file() and not force:
-            data, info = render_bytes(image, cond, protocol, file_name, persons, meta)
+            _, info = render_bytes(image, cond, protocol, file_name, persons, meta)
             result.attack_info[cond.id] = info
             result.hashes[rel] = sha256_file(path)
             result.skipped += 1
