@@ -27,8 +27,10 @@ import argparse  # noqa: E402
 import contextlib  # noqa: E402
 import io  # noqa: E402
 import platform  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 from collections import defaultdict  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -40,6 +42,10 @@ from robustpose_bench.metrics.synthetic import (  # noqa: E402
     make_coco_gt,
     make_predictions,
 )
+
+# the same straightforward reference OKS-NMS the tests use as their oracle
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "metrics"))
+from _reference_nms import ref_oks_nms  # noqa: E402
 
 
 # ----------------------------------------------------------------------------- conditions
@@ -93,34 +99,6 @@ def _worker(gt: dict, base: RawPredictions, n_cond: int, indices: list[int]
 
 
 # ----------------------------------------------------------------------------- reference path
-def ref_oks_iou(g, d, a_g, a_d, sigmas):
-    variances = (sigmas * 2) ** 2
-    xg, yg = g[0::3], g[1::3]
-    ious = np.zeros(d.shape[0])
-    for n in range(d.shape[0]):
-        dx = d[n, 0::3] - xg
-        dy = d[n, 1::3] - yg
-        e = (dx ** 2 + dy ** 2) / variances / ((a_g + a_d[n]) / 2 + np.spacing(1)) / 2
-        ious[n] = np.sum(np.exp(-e)) / e.shape[0] if e.shape[0] != 0 else 0.0
-    return ious
-
-
-def ref_oks_nms(db, thresh, sigmas=COCO_SIGMAS):
-    if len(db) == 0:
-        return []
-    scores = np.array([x["score"] for x in db])
-    kpts = np.array([x["keypoints"].flatten() for x in db])
-    areas = np.array([x["area"] for x in db])
-    order = scores.argsort()[::-1]
-    keep = []
-    while order.size > 0:
-        i = order[0]
-        keep.append(i)
-        ovr = ref_oks_iou(kpts[i], kpts[order[1:]], areas[i], areas[order[1:]], sigmas)
-        order = order[np.where(ovr <= thresh)[0] + 1]
-    return keep
-
-
 def score_reference(coco_gt, p: RawPredictions) -> list[float]:
     """HRNet's evaluate(): group per image, rescore, oks_nms, write dicts, pycocotools."""
     from pycocotools.cocoeval import COCOeval
@@ -142,7 +120,7 @@ def score_reference(coco_gt, p: RawPredictions) -> list[float]:
             if valid != 0:
                 total = total / valid
             it["score"] = total * it["score"]
-        keep = ref_oks_nms(items, 0.9)
+        keep = ref_oks_nms(items, 0.9, COCO_SIGMAS)
         chosen = [items[k] for k in keep] if keep else items
         results += [{"image_id": c["image"], "category_id": 1,
                      "keypoints": c["keypoints"].reshape(-1).tolist(), "score": c["score"]}
