@@ -255,12 +255,3 @@ def count_params(adapter) -> int | None:
     if model is None or not hasattr(model, "parameters"):
         return None
     return int(sum(p.numel() for p in model.parameters()))
-
-
-def stack_pairs(a: dict[int, np.ndarray], b: dict[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Concatenate per-sample (N_i, K, 3) predictions of two conditions on the same boxes."""
-    keys = sorted(set(a) & set(b))
-    k = next((x.shape[1] for x in a.values()), 0)
-    if not keys:
-        return np.zeros((0, k, 3)), np.zeros((0, k, 3))
-    return np.concatenate([a[i] for i in keys]), np.concatenate([b[i] for i in keys])
