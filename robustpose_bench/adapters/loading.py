@@ -2,25 +2,23 @@
 an ONNX file, `path/to/file.py:ClassName` or `package.module:ClassName` (issue 6, part 1).
 
 `--model-arg key=value` strings become constructor arguments, converted by the parameter's
-annotation (int, float, bool, str, Path, list/tuple/dict as JSON, `X | None`), else by
-`ast.literal_eval` when that succeeds, else kept as strings (docs/adapters.md).
+annotation (`adapters.args`, docs/adapters.md).
 """
 from __future__ import annotations
 
-import ast
 import hashlib
 import importlib
 import importlib.util
 import inspect
-import json
 import logging
 import sys
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from robustpose_bench.adapters.args import convert_value, parse_input_size
 from robustpose_bench.adapters.base import AdapterError, adapter_name, validate_adapter
 
 logger = logging.getLogger(__name__)
@@ -28,90 +26,6 @@ logger = logging.getLogger(__name__)
 CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".tar", ".ckpt", ".bin")
 # Arguments injected into a user adapter's constructor when it declares them by name.
 INJECTED = ("meta", "device", "trust_checkpoint")
-_TRUE = {"1", "true", "yes", "on", "y", "t"}
-_FALSE = {"0", "false", "no", "off", "n", "f"}
-
-
-def parse_model_args(pairs: Sequence[str]) -> dict[str, str]:
-    """CLI `--model-arg key=value` strings -> {key: value} (values stay strings)."""
-    out: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise AdapterError(f"--model-arg {pair!r}: expected key=value")
-        if key in out:
-            raise AdapterError(f"--model-arg {key} given twice")
-        out[key] = value
-    return out
-
-
-def _literal(text: str) -> Any:
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return text
-
-
-_NAMED = {"int": int, "float": float, "bool": bool, "str": str, "Path": Path, "list": list,
-          "tuple": tuple, "dict": dict}
-
-
-def convert_value(text: str, annotation: Any, key: str = "value") -> Any:
-    """Convert one model-arg string according to a parameter annotation (see module doc)."""
-    if not isinstance(text, str):
-        return text
-    if isinstance(annotation, str):  # unresolved postponed annotation
-        parts = [p.strip() for p in annotation.split("|")]
-        if "None" in parts and text.strip().lower() in ("none", "null"):
-            return None
-        for p in parts:
-            if p in _NAMED:
-                return convert_value(text, _NAMED[p], key)
-        return _literal(text)
-    if annotation is inspect.Parameter.empty or annotation is Any:
-        return _literal(text)
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if origin in (typing.Union, types.UnionType):
-        if type(None) in args and text.strip().lower() in ("none", "null"):
-            return None
-        errors = []
-        for a in (a for a in args if a is not type(None)):
-            try:
-                return convert_value(text, a, key)
-            except AdapterError as exc:
-                errors.append(str(exc))
-        raise AdapterError("; ".join(errors) or f"{key}={text!r}: cannot convert")
-    target = origin or annotation
-    if target is bool:
-        low = text.strip().lower()
-        if low in _TRUE:
-            return True
-        if low in _FALSE:
-            return False
-        raise AdapterError(f"{key}={text!r}: expected a boolean (true/false)")
-    if target in (int, float):
-        try:
-            return target(text)
-        except ValueError:
-            raise AdapterError(f"{key}={text!r}: expected {target.__name__}") from None
-    if target is str:
-        return text
-    if isinstance(target, type) and issubclass(target, Path):
-        return Path(text)
-    if target in (list, tuple, dict) or (isinstance(target, type)
-                                         and issubclass(target, (Sequence, Mapping))):
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
-            value = _literal(text)
-        if target is tuple and isinstance(value, list):
-            value = tuple(value)
-        if not isinstance(value, (list, tuple, dict)):
-            raise AdapterError(f"{key}={text!r}: expected JSON for {getattr(target, '__name__', target)}")
-        return value
-    return _literal(text)
 
 
 def _type_hints(fn: Any) -> dict[str, Any]:
@@ -203,27 +117,6 @@ def _resolve_class(spec: str) -> tuple[Any, str]:
         raise AdapterError(f"model spec {spec!r}: {target} has no {cls_name!r}; classes there: "
                            f"{', '.join(names) or '(none)'}")
     return obj, target
-
-
-def parse_input_size(value: Any) -> tuple[int, int]:
-    """`192x256` (width x height), `[192, 256]` or `(192, 256)` -> (width, height)."""
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if "x" in text:
-            parts = text.split("x")
-        else:
-            parsed = _literal(text)
-            parts = list(parsed) if isinstance(parsed, (list, tuple)) else [text]
-    else:
-        parts = list(value)
-    try:
-        w, h = (int(p) for p in parts)
-    except (TypeError, ValueError):
-        raise AdapterError(f"input_size={value!r}: expected WIDTHxHEIGHT, e.g. 192x256") from None
-    if w > h:
-        logger.warning("input_size %dx%d is read as width x height (wider than tall); the HRNet "
-                       "file names (256x192) are height x width", w, h)
-    return w, h
 
 
 ZOO_ARGS: dict[str, Any] = {

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from robustpose_bench.adapters.args import parse_input_size
 from robustpose_bench.adapters.base import AdapterError
 from robustpose_bench.adapters.topdown import TopDownHeatmapPipeline
 from robustpose_bench.io import atomic_write_bytes
@@ -96,8 +97,6 @@ class OnnxTopDownAdapter(TopDownHeatmapPipeline):
                                    "pass input_size=WxH")
             input_size = (shape[3], shape[2])
         elif isinstance(input_size, str):
-            from robustpose_bench.adapters.loading import parse_input_size
-
             input_size = parse_input_size(input_size)
         if flip_index is None and meta is not None:
             flip_index = meta.flip_index()

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from robustpose_bench.datasets.meta import COCO_KEYPOINTS, COCO_PARTS
-from robustpose_bench.names import CORRUPTIONS, SEVERITIES  # noqa: F401 (re-exported)
+from robustpose_bench.names import CORRUPTIONS, SEVERITIES, SHORT_NAMES  # noqa: F401 (re-exported)
 
 
 class LeaderboardError(ValueError):
@@ -22,13 +22,7 @@ class LeaderboardError(ValueError):
 BENCHMARK_CORRUPTIONS: tuple[str, ...] = CORRUPTIONS
 
 # Column headers of AdvMix Table 1/4 -> corruption names.
-PAPER_CORRUPTION_HEADERS: dict[str, str] = {
-    "Gauss": "gaussian_noise", "Shot": "shot_noise", "Impulse": "impulse_noise",
-    "Defocus": "defocus_blur", "Glass": "glass_blur", "Motion": "motion_blur",
-    "Zoom": "zoom_blur", "Snow": "snow", "Frost": "frost", "Fog": "fog",
-    "Bright": "brightness", "Contrast": "contrast", "Elastic": "elastic_transform",
-    "Pixel": "pixelate", "JPEG": "jpeg_compression",
-}
+PAPER_CORRUPTION_HEADERS: dict[str, str] = {short: name for name, short in SHORT_NAMES.items()}
 
 ATTACK_MODES: tuple[str, ...] = ("blackout", "meanout", "blur")
 

@@ -11,13 +11,13 @@ import yaml
 from robustpose_bench.datasets.loading import load_dataset
 from robustpose_bench.datasets.types import Dataset
 from robustpose_bench.io import atomic_write_json, atomic_write_text, sha256_file
+from robustpose_bench.names import SEVERITIES
 from robustpose_bench.render.conditions import Condition
 from robustpose_bench.render.jobs import RenderReport, run_render
 from robustpose_bench.render.manifest import write_manifest
 from robustpose_bench.render.protocol import Protocol
 
 log = logging.getLogger(__name__)
-SEVERITIES = (1, 2, 3, 4, 5)
 
 
 def parse_corruptions(text: str | Sequence[str] | None, allow_extra: bool = True) -> list[str]:
