@@ -30,3 +30,16 @@ SHORT_NAMES: dict[str, str] = {
     "brightness": "Bright", "contrast": "Contrast", "elastic_transform": "Elastic",
     "pixelate": "Pixel", "jpeg_compression": "JPEG",
 }
+
+#: Spellings of the training methods as the papers print them (summaries record the ids).
+METHOD_NAMES: dict[str, str] = {"standard": "Standard", "advmix": "AdvMix", "asda": "ASDA",
+                                "stable_heatmap": "StableHeatmap",
+                                "occlusion_aug": "OcclusionAug"}
+
+
+def method_name(method: object) -> str:
+    """Display name of a training method id (`advmix` -> `AdvMix`); unknown ids unchanged,
+    missing -> `Standard`."""
+    if not method:
+        return "Standard"
+    return METHOD_NAMES.get(str(method).lower(), str(method))

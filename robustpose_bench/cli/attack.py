@@ -39,7 +39,7 @@ def command(ann, images, out, targets, modes, radii, grid, dataset_name, fmt, qu
     `attacked_persons.json` records, per attack and image, which persons were attacked and
     which were skipped (target not labelled, too few part keypoints) and why."""
     from robustpose_bench.datasets import load_dataset
-    from robustpose_bench.occlusion import DEFAULT_RADIUS, load_attack_grid, make_attack_specs
+    from robustpose_bench.occlusion import load_attack_grid, make_attack_specs
     from robustpose_bench.render.benchmark import attack_benchmark
     from robustpose_bench.render.conditions import Condition
     from robustpose_bench.render.protocol import get_protocol
@@ -52,9 +52,7 @@ def command(ann, images, out, targets, modes, radii, grid, dataset_name, fmt, qu
             raise click.UsageError("give --targets (or --grid)")
         radius_list = [float(r) for r in str(radii).split(",") if r.strip()]
         specs = make_attack_specs(targets, modes, dataset.meta, radius_list)
-    conditions = [Condition.attack(s.mode, s.target.id,
-                                   None if s.radius in (None, DEFAULT_RADIUS) else s.radius)
-                  for s in specs]
+    conditions = [Condition.from_attack(s) for s in specs]
     protocol = get_protocol("robustpose").with_overrides(format=fmt, quality=quality)
     click.echo(f"rendering {len(conditions)} attacks x {len(dataset)} images to {out}", err=True)
     manifest, report = attack_benchmark(dataset, out, conditions, protocol, jobs=jobs,

@@ -12,10 +12,12 @@ from dataclasses import dataclass
 
 from robustpose_bench.datasets.meta import COCO_KEYPOINTS, COCO_PARTS
 from robustpose_bench.names import CORRUPTIONS, SEVERITIES, SHORT_NAMES  # noqa: F401 (re-exported)
+from robustpose_bench.results import SummaryError
 
 
-class LeaderboardError(ValueError):
-    """A leaderboard file or a results folder that cannot be used; the message names the file."""
+class LeaderboardError(SummaryError):
+    """A leaderboard file or a results folder that cannot be used; the message names the file.
+    (A SummaryError, so one `except SummaryError` also catches the summary problems.)"""
 
 
 # The 15 benchmark corruptions in the order of PROTOCOL.md / AdvMix Table 1 (4 categories).
