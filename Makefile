@@ -45,6 +45,7 @@ bench: venv
 
 lint: venv
 	$(VENV)/bin/ruff check robustpose_bench tests benchmarks
+	$(VENV)/bin/lint-imports --no-cache
 
 chromium:
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null) || echo "chromium not installed: the browser test will be skipped"

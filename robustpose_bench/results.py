@@ -1,6 +1,6 @@
 """The result of one evaluation run: `Summary`, the one definition of `summary.json`.
 
-The sweep (`robustpose_bench.evaluate`) builds and writes it; the leaderboard and the report
+The sweep (`robustpose_bench.evaluation`) builds and writes it; the leaderboard and the report
 read it with `Summary.load` and check it with `Summary.validate`. Scores are percent
 (`units`), the layout is `schema_version` 1:
 

@@ -2,24 +2,11 @@
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 import click
 
 from robustpose_bench.cli._common import user_errors
-
-log = logging.getLogger("robustpose.evaluate")
-
-
-def parse_model_args(items: tuple[str, ...]) -> dict[str, str]:
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"expected key=value, got {item!r}", param_hint="--model-arg")
-        out[key.strip()] = value
-    return out
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -41,9 +28,15 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
               help="Constructor argument of the adapter (repeatable), e.g. checkpoint=ckpt.safetensors.")
 @click.option("--trust-checkpoint", is_flag=True,
               help="Allow pickled checkpoints (runs code from the file: only for files you trust).")
+@click.option("--benchmark", "benchmark", default=None, metavar="NAME",
+              help="A packaged benchmark definition (coco-c, mpii-c, ochuman-c, synthpose-c, "
+                   "...) giving --ann/--images/--boxes; with --root (synthpose-c without "
+                   "--root is synthesised under --out).")
 @click.option("--manifest", "definition", type=click.Path(dir_okay=False, path_type=Path),
-              help="Benchmark definition (manifests/*.yaml) giving --ann/--images/--boxes; with --root.")
-@click.option("--root", type=click.Path(file_okay=False, path_type=Path), help="Data root for --manifest.")
+              help="A benchmark definition file (YAML, like manifests/*.yaml) instead of "
+                   "--benchmark; with --root.")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path),
+              help="Data root of --benchmark / --manifest.")
 @click.option("--ann", type=click.Path(dir_okay=False, path_type=Path), help="Annotation file.")
 @click.option("--images", type=click.Path(file_okay=False, path_type=Path), help="Clean image folder.")
 @click.option("--gt-mat", type=click.Path(dir_okay=False, path_type=Path),
@@ -61,8 +54,9 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 @click.option("--corruptions", default="all",
               help="Comma list, all (the 15, default), extra, all+extra, or none (clean only).")
 @click.option("--severities", default=None, help="Comma list of 1..5 (default all).")
-@click.option("--attacks", type=click.Path(dir_okay=False, path_type=Path),
-              help="Attack grid (manifests/attacks*.yaml) to evaluate as well.")
+@click.option("--attacks", default=None, metavar="GRID",
+              help="Attack grid to evaluate as well: a packaged name (attacks, attacks-demo) or "
+                   "a YAML path.")
 @click.option("--attack-mode", type=click.Choice(["crop", "image"]), default="crop",
               show_default=True, help="crop: on each person's model-input crop (Pytel et al.); "
                                       "image: on the full image.")
@@ -92,28 +86,35 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--no-progress", is_flag=True)
 @user_errors
-def command(model_spec, model_args, trust_checkpoint, definition, root, ann, images, gt_mat,
-            dataset_name, corrupted, on_the_fly, boxes, gt_boxes, corruptions, severities,
-            attacks, attack_mode, stability, stability_corruptions, stability_severities, protocol,
-            seed, metric, use_area, backend, device, batch_size, workers, shard, allow_partial,
-            force, out, no_progress):
+def command(model_spec, model_args, trust_checkpoint, benchmark, definition, root, ann, images,
+            gt_mat, dataset_name, corrupted, on_the_fly, boxes, gt_boxes, corruptions,
+            severities, attacks, attack_mode, stability, stability_corruptions,
+            stability_severities, protocol, seed, metric, use_area, backend, device, batch_size,
+            workers, shard, allow_partial, force, out, no_progress):
     """Evaluate a model on a data set and its corrupted copies: writes per-condition
     predictions and scores under --out, then summary.json (clean, mPC, rPC, per corruption)
     and per_condition.csv. Re-running resumes; finished conditions are kept unless --force."""
-    from robustpose_bench.evaluate.setup import build_and_run
+    from robustpose_bench.adapters.args import parse_model_args
+    from robustpose_bench.evaluation import DataSpec, evaluate
 
-    params = dict(
-        model_spec=model_spec, model_args=parse_model_args(model_args),
-        trust_checkpoint=trust_checkpoint, definition=definition, root=root, ann=ann,
-        images=images, gt_mat=gt_mat, dataset_name=dataset_name, corrupted=corrupted,
-        on_the_fly=on_the_fly, boxes=boxes, gt_boxes=gt_boxes, corruptions=corruptions,
-        severities=severities, attacks=attacks, attack_mode=attack_mode, stability=stability,
-        stability_corruptions=stability_corruptions, stability_severities=stability_severities,
-        protocol=protocol, seed=seed, metric=metric,
+    if benchmark is not None and definition is not None:
+        raise click.UsageError("give --benchmark NAME or --manifest PATH, not both")
+    bench = benchmark or definition
+    if bench is not None and (ann or images):
+        raise click.UsageError("--ann/--images do not go with --benchmark/--manifest")
+    data = (DataSpec(benchmark=str(bench), root=str(root) if root else None) if bench
+            else DataSpec(ann=ann and str(ann), images=images and str(images),
+                          gt_mat=gt_mat and str(gt_mat), dataset_name=dataset_name))
+    summary = evaluate(
+        model_spec, data, corruptions, model_args=parse_model_args(model_args),
+        trust_checkpoint=trust_checkpoint, rendered=corrupted,
+        boxes=boxes if boxes else ("gt" if gt_boxes or not bench else None),
+        severities=severities, attacks=attacks, attack_mode=attack_mode,
+        stability=stability_corruptions if stability else None,
+        stability_severities=stability_severities, protocol=protocol, seed=seed, metric=metric,
         use_area=use_area, backend=backend, device=device, batch_size=batch_size,
         workers=workers, shard=parse_shard(shard), allow_partial=allow_partial, force=force,
         out=out, progress=not no_progress)
-    summary = build_and_run(params)
     if summary is None:
         click.echo(f"shard {shard} done: predictions under {out}; combine the shards with "
                    f"`robustpose merge`", err=True)

@@ -18,7 +18,7 @@ from robustpose_bench.cli._common import user_errors
 def command(shards, out, no_progress):
     """Merge the per-condition predictions of every shard (all i of one i/n split) into
     --out and write summary.json as an unsharded run would."""
-    from robustpose_bench.evaluate.setup import merge_shards
+    from robustpose_bench.evaluation import merge_shards
 
     summary = merge_shards(list(shards), out, progress=not no_progress)
     click.echo(json.dumps({k: summary[k] for k in ("metric", "clean", "mPC", "rPC") if k in summary}))

@@ -20,8 +20,8 @@ import click
 def command(results_dirs: tuple[Path, ...], out_dir: Path, formats: str,
             title: str | None) -> None:
     """Tables and figures from one or more results folders (each with summary.json)."""
-    from robustpose_bench.results import SummaryError
     from robustpose_bench.report import make_report
+    from robustpose_bench.results import SummaryError
 
     fmts = [f.strip().lower() for f in formats.split(",") if f.strip()]
     bad = [f for f in fmts if f not in ("png", "svg", "pdf")]

@@ -6,10 +6,9 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-import yaml
-
 from robustpose_bench.datasets.loading import load_dataset
 from robustpose_bench.datasets.types import Dataset
+from robustpose_bench.definitions import read_definition
 from robustpose_bench.io import atomic_write_json, atomic_write_text, sha256_file
 from robustpose_bench.names import SEVERITIES
 from robustpose_bench.render.conditions import Condition
@@ -123,21 +122,20 @@ def attack_benchmark(dataset: Dataset, out: str | Path, conditions: Sequence[Con
     return _finish(out, base, report), report
 
 
-def load_benchmark_definition(path: str | Path) -> dict:
-    """A declarative benchmark definition from `manifests/` (YAML)."""
-    path = Path(path)
-    try:
-        spec = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"{path}: cannot read benchmark definition: {exc}") from None
+def load_benchmark_definition(source: str | Path) -> dict:
+    """A benchmark definition (what to render and score): a packaged name (`coco-c`,
+    `synthpose-c`, see `definitions.list_definitions`) or a YAML path. Raises ValueError
+    naming the file and the missing field."""
+    spec, where = read_definition(source)
     required = ("name", "annotations", "images")
     for key in required:
-        if not isinstance(spec, dict) or key not in spec:
-            raise ValueError(f"{path}: missing field {key!r} (required: {', '.join(required)})")
+        if key not in spec:
+            raise ValueError(f"{where}: missing field {key!r} (required: {', '.join(required)})")
     return spec
 
 
 def dataset_from_definition(spec: dict, root: str | Path) -> Dataset:
+    """The data set of a definition under the data root its paths are relative to."""
     root = Path(root)
     gt_mat = spec.get("gt_mat")
     return load_dataset(root / spec["annotations"], root / spec["images"],

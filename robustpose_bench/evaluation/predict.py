@@ -1,22 +1,32 @@
-"""The prediction loop of one condition: images decoded (and corrupted) in worker processes,
+"""The prediction step of one condition: images decoded (and corrupted) in worker processes,
 boxes batched across images into the adapter, outputs checked, CUDA OOM handled by halving
-the batch."""
+the batch; crop-mode attack hooks; heatmap statistics for the stability conditions.
+
+`Predictor` is the interface the sweep calls (`predict(condition, indices)`); `LocalPredictor`
+runs the adapter in this process. Another executor (a Dask cluster) implements the same
+method."""
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 from tqdm import tqdm
 
 from robustpose_bench.adapters.base import (
+    adapter_name,
     check_bottom_up_output,
     check_output,
     is_bottom_up,
+    supports_heatmaps,
 )
-from robustpose_bench.evaluate.boxes import SampleBoxes
-from robustpose_bench.evaluate.source import ImageSource
+from robustpose_bench.datasets.types import Dataset
+from robustpose_bench.evaluation.boxes import SampleBoxes
+from robustpose_bench.evaluation.predictions import Predictions
+from robustpose_bench.evaluation.settings import RunSettings
+from robustpose_bench.evaluation.source import ImageSource
 from robustpose_bench.render.conditions import Condition
 
 log = logging.getLogger(__name__)
@@ -175,3 +185,116 @@ def predict_condition(adapter, adapter_name: str, source: ImageSource, condition
     finally:
         bar.close()
     return out
+
+
+def crop_hook_factory(dataset: Dataset, boxes: Sequence[SampleBoxes], condition: Condition
+                      ) -> tuple[Callable[[int], Callable | None], Any]:
+    """Per-image crop-mode attack hooks and their shared counter (Pytel et al. protocol)."""
+    from robustpose_bench.occlusion import AttackCounts, make_crop_hook
+    from robustpose_bench.occlusion.attack import persons_arrays
+
+    spec = condition.attack_spec(dataset.meta)
+    counts = AttackCounts()
+    is_gt = all(np.all(b.scores == 1.0) for b in boxes)
+    k = dataset.meta.num_keypoints
+
+    def hook_for(i: int):
+        sample, sb = dataset.samples[i], boxes[i]
+        kps, pboxes, keep = persons_arrays(sample.persons, k)
+        if is_gt:
+            pos = {p: j for j, p in enumerate(keep)}
+            match = np.array([pos.get(int(g), -1) for g in sb.gt_index], dtype=np.int64)
+            hook, _ = make_crop_hook(sb.boxes, kps, None, spec, match=match, counts=counts)
+        else:
+            hook, _ = make_crop_hook(sb.boxes, kps, pboxes, spec, counts=counts)
+        return hook
+
+    return hook_for, counts
+
+
+def heatmap_stats(adapter, source: ImageSource, condition: Condition,
+                  boxes: Sequence[SampleBoxes], indices: Sequence[int]) -> dict:
+    """D_n and D_(1)(2) (stable-heatmap paper eq. 11-12) of the adapter's heatmaps on the
+    images `indices` of a condition (heatmap cells of the model output frame)."""
+    from robustpose_bench.metrics.stability import heatmap_peak_stats
+
+    maps = []
+    for i in indices:
+        if len(boxes[i]):
+            image = source.load(source.dataset.samples[i], condition)
+            maps.append(np.asarray(adapter.heatmaps(image, boxes[i].boxes), dtype=np.float32))
+    if not maps:
+        return {}
+    stats = heatmap_peak_stats(np.concatenate(maps))
+    stats["num_images"] = len(maps)
+    return stats
+
+
+@dataclass
+class ConditionOutput:
+    """What the prediction step returns for one condition: the predictions, and the attack
+    counters (attack conditions) and heatmap statistics (stability conditions) when made."""
+
+    predictions: Predictions
+    attack_counts: dict | None = None
+    heatmap_stats: dict | None = None
+
+
+class Predictor(Protocol):
+    """The prediction step of the sweep: the predictions of the images `indices` (sample
+    indices of the data set) under `condition`."""
+
+    def predict(self, condition: Condition, indices: Sequence[int]) -> ConditionOutput: ...
+
+
+class LocalPredictor:
+    """`Predictor` running `adapter` in this process (images decoded and corrupted by
+    `settings.workers` processes), with the boxes of every sample; `progress`: a progress bar
+    per condition."""
+
+    def __init__(self, adapter: Any, dataset: Dataset, boxes: Sequence[SampleBoxes],
+                 settings: RunSettings, progress: bool = False):
+        self.adapter, self.dataset, self.boxes, self.settings = adapter, dataset, boxes, settings
+        self.progress = progress
+        self.name = adapter_name(adapter)
+        self.bottom_up = is_bottom_up(adapter)
+        self.state = PredictState(settings.batch_size)
+        self.sources = {
+            "image": ImageSource(dataset, settings.protocol, settings.rendered_root,
+                                 attacks_in_image=True),
+            "crop": ImageSource(dataset, settings.protocol, settings.rendered_root,
+                                attacks_in_image=False),
+        }
+        self.heatmaps = (bool(settings.stability_conditions) and not self.bottom_up
+                         and supports_heatmaps(adapter) and settings.heatmap_images > 0)
+
+    def predict(self, condition: Condition, indices: Sequence[int]) -> ConditionOutput:
+        settings, k = self.settings, self.dataset.meta.num_keypoints
+        use_crop = condition.kind == "attack" and settings.attack_mode == "crop"
+        hook_for, counter = None, None
+        image_counts: dict | None = {} if condition.kind == "attack" and not use_crop else None
+        if use_crop:
+            hook_for, counter = crop_hook_factory(self.dataset, self.boxes, condition)
+        source = self.sources["crop" if use_crop else "image"]
+        progress = self.progress
+        if self.bottom_up:
+            kp, bx, sc = predict_bottom_up(self.adapter, self.name, source, condition, indices, k,
+                                           settings.workers, progress, image_counts)
+            preds = Predictions(kp, bx, sc)
+        else:
+            kp = predict_condition(self.adapter, self.name, source, condition, self.boxes,
+                                   indices, k, self.state, settings.workers,
+                                   crop_hook_for=hook_for, progress=progress,
+                                   counts=image_counts)
+            preds = Predictions(kp, {i: self.boxes[i].boxes for i in indices},
+                                {i: self.boxes[i].scores for i in indices})
+        out = ConditionOutput(preds)
+        if image_counts is not None:
+            out.attack_counts = image_counts
+        if counter is not None:
+            out.attack_counts = counter.as_dict()
+        if self.heatmaps and (condition.kind == "clean"
+                              or condition in settings.stability_conditions):
+            out.heatmap_stats = heatmap_stats(self.adapter, self.sources["image"], condition,
+                                              self.boxes, list(indices)[:settings.heatmap_images])
+        return out

@@ -1,0 +1,242 @@
+"""The sweep: clean + every condition, one unit each (predict -> evaluator.process ->
+evaluator.evaluate -> stored score), then the `Summary` (clean, mPC, rPC, per condition,
+attacks, stability) and `per_condition.csv`.
+
+A unit whose score is stored is finished and kept; one whose predictions are stored is
+re-scored without the model. With `settings.shard` the sweep only predicts its share of the
+images (merged and scored by `merge_shards`).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import platform
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+from tqdm import tqdm
+
+from robustpose_bench import __version__
+from robustpose_bench.datasets.types import Dataset
+from robustpose_bench.evaluation.boxes import SampleBoxes
+from robustpose_bench.evaluation.evaluators import (
+    DEFAULT_ASPECT,
+    AttackedKeypointAPEvaluator,
+    DatasetEvaluator,
+    EvaluatorGroup,
+    StabilityEvaluator,
+    metric_evaluator,
+)
+from robustpose_bench.evaluation.predict import Predictor
+from robustpose_bench.evaluation.predictions import Predictions
+from robustpose_bench.evaluation.settings import RunSettings
+from robustpose_bench.evaluation.store import DiskStore, MemoryStore, ResultStore
+from robustpose_bench.io import atomic_write_json, atomic_write_text, sha256_file
+from robustpose_bench.render.conditions import Condition
+from robustpose_bench.render.manifest import versions
+from robustpose_bench.results import SCHEMA_VERSION, Summary
+
+log = logging.getLogger(__name__)
+
+ATTACK_COUNTS = "attack_counts.json"
+HEATMAP_STATS = "heatmap_stats.json"
+
+
+def make_store(out: str | Path | None, settings: RunSettings) -> ResultStore:
+    """A DiskStore under `out`, or (out None) a MemoryStore keeping the clean predictions
+    when stability conditions need them."""
+    if out is not None:
+        return DiskStore(out)
+    return MemoryStore(keep={Condition.clean()} if settings.stability_conditions else set())
+
+
+class Sweep:
+    """One model on one data set under `settings` (see RunSettings).
+
+    predictor: the prediction step (None: every unit must find its predictions in `store`,
+    as when merging shards). boxes: the person boxes of every sample (same order as the
+    data set). force: recompute finished units. progress: progress bars.
+    """
+
+    def __init__(self, dataset: Dataset, settings: RunSettings, predictor: Predictor | None,
+                 store: ResultStore, boxes: Sequence[SampleBoxes], *, force: bool = False,
+                 progress: bool = False):
+        self.dataset, self.settings, self.predictor = dataset, settings, predictor
+        self.store, self.boxes, self.force, self.progress = store, boxes, force, progress
+        indices = list(range(len(dataset)))
+        if settings.shard is not None:
+            i, n = settings.shard
+            indices = indices[i::n]
+        self.indices = indices
+        size = settings.model.get("input_size")
+        self.aspect = float(size[0]) / float(size[1]) if size else DEFAULT_ASPECT
+        self._metric: DatasetEvaluator | None = None
+
+    @property
+    def units(self) -> list[Condition]:
+        return self.settings.all_conditions()
+
+    # ----------------------------------------------------------------- one unit
+    def evaluators(self, condition: Condition) -> DatasetEvaluator:
+        """The evaluators of a condition: the headline metric, the attacked-keypoint AP of an
+        attack (AP data sets), the stability against clean of a stability condition."""
+        s = self.settings
+        if self._metric is None:
+            self._metric = metric_evaluator(self.dataset, s.metric, self.aspect, s.postprocess,
+                                            s.use_area, s.backend)
+        evs: list[DatasetEvaluator] = [self._metric]
+        if condition.kind == "attack" and s.metric == "AP":
+            evs.append(AttackedKeypointAPEvaluator(self.dataset, condition, self.aspect,
+                                                   s.postprocess))
+        if condition in s.stability_conditions:
+            clean = self.store.load_predictions(Condition.clean())
+            if clean is None:
+                raise ValueError(f"{condition.id}: stability needs the clean predictions, which "
+                                 "are not stored")
+            evs.append(StabilityEvaluator(clean))
+        return EvaluatorGroup(evs)
+
+    def _finished(self, condition: Condition, score: dict | None) -> bool:
+        if score is None or self.force:
+            return False
+        return condition not in self.settings.stability_conditions or "stability" in score
+
+    def predictions(self, condition: Condition) -> Predictions:
+        """Predict the unit's images and store the predictions and side data."""
+        if self.predictor is None:
+            raise ValueError(f"condition {condition.id}: no stored predictions and no model to "
+                             "make them")
+        out = self.predictor.predict(condition, self.indices)
+        self.store.save_predictions(condition, out.predictions)
+        if out.attack_counts is not None:
+            self.store.save_json(condition, ATTACK_COUNTS, out.attack_counts)
+        if out.heatmap_stats is not None:
+            self.store.save_json(condition, HEATMAP_STATS, out.heatmap_stats)
+        return out.predictions
+
+    def run_unit(self, condition: Condition) -> dict | None:
+        """predict -> process -> evaluate -> store one condition; returns its score (None
+        for a shard run, which stops after storing the predictions)."""
+        store = self.store
+        if self.settings.shard is not None:
+            if self.force or store.load_predictions(condition) is None:
+                self.predictions(condition)
+            return None
+        score = store.load_score(condition)
+        if self._finished(condition, score):
+            return score
+        preds = None if self.force else store.load_predictions(condition)
+        if preds is None:
+            preds = self.predictions(condition)
+        ev = self.evaluators(condition)
+        ev.reset()
+        outputs = list(preds.images())
+        ev.process([self.dataset.samples[o.index] for o in outputs], outputs)
+        score = ev.evaluate()
+        for name, (obj, indent) in ev.files().items():
+            store.write_file(condition, name, obj, indent)
+        store.save_score(condition, score)
+        return score
+
+    # ----------------------------------------------------------------- the sweep
+    def run(self, out: str | Path | None = None) -> Summary | None:
+        """Every unit in order, then the Summary (written under `out` with per_condition.csv
+        when given); None for a shard run (writes `shard.json` instead)."""
+        start = time.perf_counter()
+        units = self.units
+        bar = tqdm(total=len(units), unit="cond", desc="conditions", disable=not self.progress,
+                   dynamic_ncols=True)
+        scores: dict[Condition, dict | None] = {}
+        try:
+            for cond in units:
+                scores[cond] = self.run_unit(cond)
+                bar.update(1)
+        finally:
+            bar.close()
+        log.info("sweep of %d conditions finished in %.1f s", len(units),
+                 time.perf_counter() - start)
+        if self.settings.shard is not None:
+            if out is not None:
+                atomic_write_json(Path(out) / "shard.json", {
+                    "shard": list(self.settings.shard), "conditions": [c.id for c in units]})
+            return None
+        summary = self.summary(scores)
+        if out is not None:
+            summary.save(out)
+            atomic_write_text(Path(out) / "per_condition.csv", per_condition_csv(summary))
+        return summary
+
+    def summary(self, scores: dict[Condition, dict]) -> Summary:
+        """The Summary of the unit scores (percent)."""
+        from robustpose_bench.metrics.robustness import aggregate
+
+        s, dataset, metric = self.settings, self.dataset, self.settings.metric
+        clean = scores[Condition.clean()]
+        per_condition: dict[str, dict[str, float]] = {}
+        for c in s.conditions:
+            if c.kind == "corruption":
+                per_condition.setdefault(c.name, {})[str(c.severity)] = scores[c][metric]
+        table = {c: {int(sev): v for sev, v in row.items()} for c, row in per_condition.items()}
+        agg = aggregate(table, clean[metric], allow_partial=s.allow_partial)
+        agg.pop("clean", None)
+        # the summary states rPC in percent like the papers (metrics returns the ratio)
+        agg["rPC"] = 100.0 * agg["rPC"] if agg.get("rPC") is not None else None
+        attacks = {}
+        for c in s.conditions:
+            if c.kind == "attack":
+                attacks[c.attack_id] = dict(scores[c])
+                counts = self.store.load_json(c, ATTACK_COUNTS)
+                if counts is not None:
+                    attacks[c.attack_id]["counts"] = counts
+        stability = {}
+        hm_clean = self.store.load_json(Condition.clean(), HEATMAP_STATS)
+        for c in s.stability_conditions:
+            entry = dict(scores[c]["stability"])
+            hm = self.store.load_json(c, HEATMAP_STATS)
+            if hm is not None and hm_clean is not None:
+                entry["heatmaps"] = {"clean": hm_clean, "perturbed": hm}
+            stability[c.id] = entry
+        return Summary(
+            schema_version=SCHEMA_VERSION, metric=metric, units="percent",
+            clean=clean[metric], clean_metrics=clean, **_json_numbers(agg),
+            per_condition=per_condition, attacks=attacks or None,
+            stability=stability or None,
+            model=dict(s.model) or {"name": "model"},
+            dataset={"name": dataset.meta.name, "ann_file": str(dataset.ann_file),
+                     "ann_sha256": sha256_file(dataset.ann_file) if dataset.ann_file else None,
+                     "num_images": len(dataset), "num_persons": dataset.num_persons,
+                     "num_boxes": int(sum(len(b) for b in self.boxes))},
+            boxes=s.boxes_name,
+            protocol={"name": s.protocol.name, "seed": s.protocol.seed,
+                      "on_the_fly": s.rendered_root is None, "format": s.protocol.format,
+                      "quality": s.protocol.quality, "attack_mode": s.attack_mode},
+            manifest=dict(s.benchmark),
+            versions={"robustpose_bench": __version__, **versions(),
+                      "platform": platform.platform()},
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+
+def _json_numbers(agg: dict) -> dict:
+    """The aggregates with NumPy scalars as Python floats (what json.dumps accepts)."""
+    import json
+
+    return json.loads(json.dumps(agg, default=float))
+
+
+def per_condition_csv(summary: Summary) -> str:
+    """`condition,corruption,severity,<metric>` rows: clean, each corruption condition, each
+    attack (3 decimals, percent)."""
+    metric = summary.metric
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["condition", "corruption", "severity", metric])
+    w.writerow(["clean", "", "", f"{summary.clean:.3f}"])
+    for name, sev in (summary.per_condition or {}).items():
+        for s, v in sorted(sev.items()):
+            w.writerow([f"{name}/{s}", name, s, f"{v:.3f}"])
+    for aid, sc in (summary.attacks or {}).items():
+        w.writerow([f"attack/{aid}", "", "", f"{sc[metric]:.3f}"])
+    return buf.getvalue()
