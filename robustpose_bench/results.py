@@ -99,6 +99,7 @@ class Summary:
     units: Any = "percent"
     extra: dict = field(default_factory=dict)
     source: str = field(default=SUMMARY_FILE, compare=False)  # where it was read (messages)
+    absent: frozenset = field(default=frozenset(), compare=False)  # keys the file lacked
 
     # ----------------------------------------------------------------- json
     _ORDER = ("schema_version", "metric", "units", "clean", "clean_metrics", "mPC", "rPC",
@@ -112,7 +113,7 @@ class Summary:
         out: dict[str, Any] = {}
         for key in self._ORDER:
             value = getattr(self, key)
-            if key in self._OPTIONAL and not value:
+            if key in self.absent or (key in self._OPTIONAL and not value):
                 continue
             out[key] = value
         out.update(self.extra)
@@ -121,10 +122,10 @@ class Summary:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = SUMMARY_FILE) -> Summary:
         """A Summary holding `data`'s values as they are (checked by `validate`)."""
-        names = {f.name for f in fields(cls)} - {"extra", "source"}
+        names = {f.name for f in fields(cls)} - {"extra", "source", "absent"}
         known = {k: v for k, v in data.items() if k in names}
         return cls(**known, extra={k: v for k, v in data.items() if k not in names},
-                   source=source)
+                   source=source, absent=frozenset(names - set(data)))
 
     @classmethod
     def load(cls, results: str | Path) -> Summary:

@@ -16,9 +16,11 @@ from robustpose_bench.cli._common import user_errors
               help="Folder the annotation's file names are relative to.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Output root: <out>/<corruption>/<severity>/<file_name>.")
+@click.option("--benchmark", default=None, metavar="NAME",
+              help="A packaged benchmark definition (coco-c, mpii-c, ochuman-c, synthpose-c, "
+                   "coco-c-advmix); use with --root.")
 @click.option("--manifest", "definition", type=click.Path(dir_okay=False, path_type=Path),
-              help="A benchmark definition from manifests/ (e.g. manifests/coco-c.yaml); "
-                   "use with --root.")
+              help="A benchmark definition file (YAML) instead of --benchmark; use with --root.")
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path),
               help="Data root the definition's paths are relative to (MMPose layout).")
 @click.option("--dataset-name", default=None, help="coco, ochuman, mpii, synthpose, ... "
@@ -39,8 +41,8 @@ from robustpose_bench.cli._common import user_errors
 @click.option("--force", is_flag=True, help="Re-render files that already exist.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @user_errors
-def command(ann, images, out, definition, root, dataset_name, corruptions, severities, seed,
-            protocol, fmt, quality, jobs, backend, scheduler, force, no_progress):
+def command(ann, images, out, benchmark, definition, root, dataset_name, corruptions, severities,
+            seed, protocol, fmt, quality, jobs, backend, scheduler, force, no_progress):
     """Render a corrupted benchmark: every image of the annotation file under every
     corruption x severity, written atomically; re-running resumes; a manifest.json and an
     index.sha256 record how and what was rendered (check with `robustpose verify`)."""
@@ -55,9 +57,13 @@ def command(ann, images, out, definition, root, dataset_name, corruptions, sever
     from robustpose_bench.render.protocol import get_protocol
 
     name = None
+    if benchmark is not None and definition is not None:
+        raise click.UsageError("give --benchmark NAME or --manifest PATH, not both")
+    definition = benchmark or definition
     if definition is not None:
         if root is None:
-            raise click.UsageError("--manifest needs --root (the data root of the definition)")
+            raise click.UsageError("--benchmark/--manifest need --root (the data root of the "
+                                   "definition)")
         spec = load_benchmark_definition(definition)
         dataset = dataset_from_definition(spec, root)
         name = spec["name"]
@@ -71,7 +77,7 @@ def command(ann, images, out, definition, root, dataset_name, corruptions, sever
     else:
         missing = [o for o, v in (("--ann", ann), ("--images", images), ("--out", out)) if v is None]
         if missing:
-            raise click.UsageError(f"missing {', '.join(missing)} (or use --manifest + --root)")
+            raise click.UsageError(f"missing {', '.join(missing)} (or use --benchmark + --root)")
         dataset = load_dataset(ann, images, dataset_name=dataset_name)
     names = parse_corruptions(corruptions)
     sevs = parse_severities(severities)

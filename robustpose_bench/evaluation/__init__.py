@@ -19,6 +19,7 @@ from robustpose_bench.evaluation.evaluators import (
 from robustpose_bench.evaluation.merge import merge_shards
 from robustpose_bench.evaluation.predict import ConditionOutput, LocalPredictor, Predictor
 from robustpose_bench.evaluation.predictions import ImagePrediction, Predictions
+from robustpose_bench.evaluation.resolve import shipped_models
 from robustpose_bench.evaluation.settings import DataSpec, RunSettings
 from robustpose_bench.evaluation.store import DiskStore, MemoryStore, ResultStore
 from robustpose_bench.evaluation.sweep import Sweep
@@ -28,5 +29,5 @@ __all__ = [
     "DiskStore", "EvaluatorGroup", "ImagePrediction", "KeypointAPEvaluator", "LocalPredictor",
     "MemoryStore", "PCKhEvaluator", "Predictions", "Predictor", "ResultStore", "RunSettings",
     "StabilityEvaluator", "Sweep", "benchmark", "default_metric", "evaluate", "merge_shards",
-    "metric_evaluator", "run_settings",
+    "metric_evaluator", "run_settings", "shipped_models",
 ]
