@@ -23,7 +23,8 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 
 @click.command(name="evaluate")
 @click.option("--model", "model_spec", required=True,
-              help="path/to/file.py:Class, package.module:Class, or a zoo name (see `robustpose models`).")
+              help="path/to/file.py:Class, package.module:Class, a zoo name (see `robustpose "
+                   "models`), a shipped model name, a checkpoint or .onnx file.")
 @click.option("--model-arg", "model_args", multiple=True, metavar="KEY=VALUE",
               help="Constructor argument of the adapter (repeatable), e.g. checkpoint=ckpt.safetensors.")
 @click.option("--trust-checkpoint", is_flag=True,
@@ -52,7 +53,9 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 @click.option("--gt-boxes", is_flag=True, help="Use ground-truth person boxes (the default "
               "when --boxes is not given).")
 @click.option("--corruptions", default="all",
-              help="Comma list, all (the 15, default), extra, all+extra, or none (clean only).")
+              help="Comma list of corruption names (x --severities) or condition ids (fog/3, "
+                   "attack/blackout/nose), all (the 15, default), extra, all+extra, or none "
+                   "(clean only).")
 @click.option("--severities", default=None, help="Comma list of 1..5 (default all).")
 @click.option("--attacks", default=None, metavar="GRID",
               help="Attack grid to evaluate as well: a packaged name (attacks, attacks-demo) or "

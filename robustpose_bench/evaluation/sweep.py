@@ -74,6 +74,7 @@ class Sweep:
         size = settings.model.get("input_size")
         self.aspect = float(size[0]) / float(size[1]) if size else DEFAULT_ASPECT
         self._metric: DatasetEvaluator | None = None
+        self._clean: Predictions | None = None  # the reference of the stability conditions
 
     @property
     def units(self) -> list[Condition]:
@@ -92,11 +93,12 @@ class Sweep:
             evs.append(AttackedKeypointAPEvaluator(self.dataset, condition, self.aspect,
                                                    s.postprocess))
         if condition in s.stability_conditions:
-            clean = self.store.load_predictions(Condition.clean())
-            if clean is None:
+            if self._clean is None:
+                self._clean = self.store.load_predictions(Condition.clean())
+            if self._clean is None:
                 raise ValueError(f"{condition.id}: stability needs the clean predictions, which "
                                  "are not stored")
-            evs.append(StabilityEvaluator(clean))
+            evs.append(StabilityEvaluator(self._clean))
         return EvaluatorGroup(evs)
 
     def _finished(self, condition: Condition, score: dict | None) -> bool:
@@ -122,7 +124,7 @@ class Sweep:
         for a shard run, which stops after storing the predictions)."""
         store = self.store
         if self.settings.shard is not None:
-            if self.force or store.load_predictions(condition) is None:
+            if self.force or not store.has_predictions(condition):
                 self.predictions(condition)
             return None
         score = store.load_score(condition)
