@@ -39,15 +39,16 @@ def is_definition_name(text: str | Path) -> bool:
     return "/" not in s and "\\" not in s and not s.endswith((".yaml", ".yml"))
 
 
-def read_definition(source: str | Path) -> tuple[dict[str, Any], str]:
+def read_definition(source: str | Path, what: str = "benchmark definition"
+                    ) -> tuple[dict[str, Any], str]:
     """(parsed YAML mapping, where it came from) of a packaged definition name (`coco-c`) or a
     YAML file path. Raises ValueError naming the file, or the known names for an unknown
-    name."""
+    name; `what` names the kind of file in the messages."""
     if is_definition_name(source) and not Path(source).is_file():
         name = str(source)
         entry = _folder() / f"{name}{SUFFIX}"
         if not entry.is_file():
-            raise ValueError(f"unknown benchmark definition {name!r}; packaged: "
+            raise ValueError(f"unknown {what} {name!r}; packaged: "
                              f"{', '.join(list_definitions())} (or give a .yaml path)")
         where, text = f"{name} ({PACKAGE}/{name}{SUFFIX})", entry.read_text(encoding="utf-8")
     else:
@@ -55,7 +56,7 @@ def read_definition(source: str | Path) -> tuple[dict[str, Any], str]:
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
-            raise ValueError(f"{path}: cannot read benchmark definition: "
+            raise ValueError(f"{path}: cannot read {what}: "
                              f"{exc.strerror or exc}") from None
         where = str(path)
     try:

@@ -67,7 +67,7 @@ def load_attack_grid(source: str | Path | Mapping, meta: DatasetMeta | None = No
     if isinstance(source, Mapping):
         data, where = dict(source), "attack grid"
     else:
-        data, where = read_definition(source)
+        data, where = read_definition(source, "attack grid")
     if not isinstance(data, dict) or not isinstance(data.get("attacks"), list) or \
             not data["attacks"]:
         raise ValueError(f"{where}: expected a mapping with a non-empty 'attacks' list")

@@ -200,3 +200,24 @@ def test_cli_benchmark_without_root_is_synthesised_and_manifest_still_works(tmp_
                REPO / "manifests" / "coco-c.yaml", "--out", tmp_path / "o")
     assert res.returncode != 0 and "not both" in res.stderr
     assert os.path.basename(rpb.__file__) == "__init__.py"
+
+
+def test_merge_refuses_shards_of_different_runs(synthpose_val, tmp_path):
+    from robustpose_bench.evaluation import merge_shards
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from oracle_adapter import OracleAdapter
+
+    data = rpb.load_dataset(synthpose_val["ann_file"], synthpose_val["image_root"])
+    oracle = OracleAdapter(str(synthpose_val["ann_file"]))
+    rpb.evaluate(oracle, data, "fog/1", shard=(0, 2), out=tmp_path / "s0")
+    rpb.evaluate(oracle, data, "fog/2", shard=(1, 2), out=tmp_path / "s1")
+    with pytest.raises(ValueError, match="s1: its run settings differ from those of .*s0"):
+        merge_shards([tmp_path / "s0", tmp_path / "s1"], tmp_path / "m")
+    rpb.evaluate(oracle, data, "fog/1", shard=(1, 2), out=tmp_path / "s1b", workers=1)
+    merged = merge_shards([tmp_path / "s0", tmp_path / "s1b"], tmp_path / "m")
+    whole = rpb.evaluate(oracle, data, "fog/1")
+    assert merged.per_condition == whole.per_condition == {"fog": {"1": 100.0}}
+    (tmp_path / "s0" / "run.json").write_text("{}")
+    with pytest.raises(ValueError, match="s0/run.json: not the run settings"):
+        merge_shards([tmp_path / "s0", tmp_path / "s1b"], tmp_path / "m2")
