@@ -8,10 +8,8 @@ The public API (README "Python API"): `evaluate`, `benchmark`, `Summary`, `Condi
 `corrupt`, `CORRUPTIONS`, `load_dataset`, `create_model`, `load_adapter`. The names are
 imported on first use, so `import robustpose_bench` (and `robustpose --help`) stays fast.
 """
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+import typing as _typing
 
 __version__ = "0.1.0"
 
@@ -31,7 +29,7 @@ _API: dict[str, str] = {
 __all__ = ["CORRUPTIONS", "Condition", "Summary", "__version__", "benchmark", "corrupt",
            "create_model", "evaluate", "load_adapter", "load_dataset"]
 
-if TYPE_CHECKING:  # pragma: no cover
+if _typing.TYPE_CHECKING:  # pragma: no cover
     from robustpose_bench.adapters.loading import load_adapter
     from robustpose_bench.corruptions import corrupt
     from robustpose_bench.datasets.loading import load_dataset
@@ -42,15 +40,16 @@ if TYPE_CHECKING:  # pragma: no cover
     from robustpose_bench.results import Summary
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     """Import an API name from its module on first access (PEP 562)."""
     module = _API.get(name)
     if module is None:
         raise AttributeError(f"module 'robustpose_bench' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(_importlib.import_module(module), name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return sorted(n for n in set(globals()) | set(__all__) if not n.startswith("_")
+                  or n.startswith("__"))

@@ -221,3 +221,16 @@ def test_merge_refuses_shards_of_different_runs(synthpose_val, tmp_path):
     (tmp_path / "s0" / "run.json").write_text("{}")
     with pytest.raises(ValueError, match="s0/run.json: not the run settings"):
         merge_shards([tmp_path / "s0", tmp_path / "s1b"], tmp_path / "m2")
+
+
+def test_public_api_listing_and_a_light_import():
+    assert [n for n in dir(rpb) if not n.startswith("__")] == [
+        "CORRUPTIONS", "Condition", "Summary", "benchmark", "corrupt", "create_model",
+        "evaluate", "load_adapter", "load_dataset"]
+    assert rpb.CORRUPTIONS[0] == "gaussian_noise" and callable(rpb.corrupt)
+    code = ("import sys, robustpose_bench; print(sorted(m for m in ('torch', 'numpy', "
+            "'robustpose_bench.evaluation') if m in sys.modules))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0 and res.stdout.strip() == "[]", res.stdout + res.stderr
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        rpb.nope  # noqa: B018
