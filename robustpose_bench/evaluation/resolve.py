@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,8 +77,7 @@ def resolve_model(model: Any, meta: DatasetMeta, *, input_size: Any = None,
     or a spec string for `adapters.loading.load_adapter` (zoo name, checkpoint, `.onnx`,
     `file.py:Class`, `module:Class`) with `model_args` (strings are converted by annotation).
     """
-    from torch import nn
-
+    torch = sys.modules.get("torch")  # an nn.Module exists only once torch is imported
     args = dict(model_args or {})
     if isinstance(model, str):
         shipped = shipped_models()
@@ -95,7 +95,7 @@ def resolve_model(model: Any, meta: DatasetMeta, *, input_size: Any = None,
 
         adapter = load_adapter(spec, args, meta=meta, device=device,
                                trust_checkpoint=trust_checkpoint)
-    elif isinstance(model, nn.Module):
+    elif torch is not None and isinstance(model, torch.nn.Module):
         if input_size is None:
             raise AdapterError("a torch nn.Module needs input_size=(width, height) of the network "
                                "input, e.g. (192, 256)")
@@ -165,10 +165,10 @@ def _synthesize(definition: dict, where: Path, progress: bool = False) -> Path:
     from robustpose_bench.datasets.synthpose import generate
 
     synth = definition["synthesize"]
-    if not isinstance(synth, Mapping):
-        raise ValueError(f"benchmark {definition['name']}: `synthesize` must be a mapping "
-                         "(split, num_images, seed)")
-    generate(where / str(definition.get("dataset", "synthpose")), split=synth.get("split", "val"),
+    if definition.get("dataset") != "synthpose" or not isinstance(synth, Mapping):
+        raise ValueError(f"benchmark {definition['name']}: `synthesize` is for the SynthPose data "
+                         "set, a mapping of split, num_images, seed")
+    generate(where / "synthpose", split=synth.get("split", "val"),
              num_images=synth.get("num_images"), seed=synth.get("seed"), progress=progress)
     return where
 
