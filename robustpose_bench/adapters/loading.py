@@ -341,7 +341,8 @@ def load_adapter(spec: str, model_args: Mapping[str, str] | None = None, meta: A
       reference or MMPose), input_size=WxH, flip_test, shift_heatmap, batch_size, decode
       (standard|dark), amp, num_keypoints, checkpoint_format, name, method;
     - a checkpoint file written by `save_checkpoint` (its JSON sidecar names the model);
-    - a `.onnx` file (robustpose_bench.adapters.onnx.OnnxTopDownAdapter);
+    - a family of adapters.families: `hf:REPO_OR_DIR`, `ultralytics:WEIGHTS_OR_YAML`,
+      `mmpose:CONFIG`, or a `.onnx` file (heatmap, SimCC or RTMO graph);
     - `path/to/file.py:ClassName` or `package.module:ClassName`: constructed with model_args
       (converted by annotation) plus `meta`, `device`, `trust_checkpoint` when the
       constructor has parameters of those names.
@@ -350,17 +351,17 @@ def load_adapter(spec: str, model_args: Mapping[str, str] | None = None, meta: A
     """
     from robustpose_bench.models import list_models
 
+    from robustpose_bench.adapters.families import find_family
+
     model_args = dict(model_args or {})
     inject = {"meta": meta, "device": device, "trust_checkpoint": trust_checkpoint}
     spec = spec.strip()
-    if spec.startswith("zoo:") or spec in list_models():
+    family = find_family(spec)  # hf:, ultralytics:, mmpose:, *.onnx (adapters.families)
+    if family is not None:
+        adapter = family.load(spec, model_args, inject)
+    elif spec.startswith("zoo:") or spec in list_models():
         adapter = load_zoo_adapter(spec.removeprefix("zoo:"), model_args, meta, device,
                                    trust_checkpoint)
-    elif spec.lower().endswith(".onnx"):
-        from robustpose_bench.adapters.onnx import OnnxTopDownAdapter
-
-        adapter = build_with_args(OnnxTopDownAdapter, {"path": spec, **model_args}, inject,
-                                  f"ONNX model {spec}")
     elif spec.lower().endswith(CHECKPOINT_SUFFIXES) and ":" not in Path(spec).name:
         if not Path(spec).is_file():
             raise AdapterError(f"checkpoint {spec} does not exist")
