@@ -38,6 +38,24 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")
 
 
+def hub_unreachable(timeout: float = 3.0) -> str | None:
+    """None when the Hugging Face endpoint (HF_ENDPOINT) accepts a TCP connection within
+    `timeout` seconds, else why not. Lets a machine without network fail in seconds instead
+    of after the hub client's retries; skipped (None) when a proxy is configured."""
+    import socket
+    from urllib.parse import urlparse
+
+    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return None
+    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname or "", port), timeout=timeout).close()
+    except OSError as exc:
+        return f"{url.hostname}:{port} cannot be reached ({exc.strerror or exc})"
+    return None
+
+
 def _size(processor: Any) -> tuple[int, int]:
     """The processor's crop size as (width, height) (`size` is a dict or a SizeDict)."""
     size = processor.size
@@ -89,18 +107,30 @@ class HFVitPoseAdapter:
             raise AdapterError(f"batch_size must be >= 1, got {batch_size}")
         local = Path(model).expanduser()
         offline = local_files_only or os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
-        kwargs: dict[str, Any] = {"local_files_only": bool(offline) or local.is_dir()}
-        if revision:
-            kwargs["revision"] = revision
         source = str(local) if local.is_dir() else model
-        try:
-            self.processor = transformers.AutoProcessor.from_pretrained(source, **kwargs)
-            self.model = transformers.VitPoseForPoseEstimation.from_pretrained(source, **kwargs)
-        except Exception as exc:  # hub, network, file and config errors of many types
-            hint = (" (offline: the model is not in the local Hugging Face cache)"
-                    if offline and not local.is_dir() else "")
-            raise AdapterError(f"hf:{model}: cannot load the ViTPose model{hint}: "
-                               f"{_one_line(exc)}") from exc
+        extra = {"revision": revision} if revision else {}
+
+        def load(only_local: bool) -> tuple[Any, Any]:
+            kw = {"local_files_only": only_local, **extra}
+            return (transformers.AutoProcessor.from_pretrained(source, **kw),
+                    transformers.VitPoseForPoseEstimation.from_pretrained(source, **kw))
+
+        try:  # a folder, or the local cache first: no network needed
+            self.processor, self.model = load(True)
+        except Exception as exc:  # hub, file and config errors of many types
+            if local.is_dir() or offline:
+                hint = "" if local.is_dir() else " (offline, and not in the local cache)"
+                raise AdapterError(f"hf:{model}: cannot load the ViTPose model{hint}: "
+                                   f"{_one_line(exc)}") from exc
+            why = hub_unreachable()
+            if why is not None:
+                raise AdapterError(f"hf:{model}: not in the local Hugging Face cache and the hub "
+                                   f"{why}") from None
+            try:
+                self.processor, self.model = load(False)
+            except Exception as exc2:
+                raise AdapterError(f"hf:{model}: cannot load the ViTPose model: "
+                                   f"{_one_line(exc2)}") from exc2
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model.to(self.device).eval()
         config = self.model.config
@@ -160,12 +190,24 @@ class HFVitPoseAdapter:
                 out[i] = new.transpose(2, 0, 1)
         return out
 
-    def heatmaps_of_crops(self, crops: np.ndarray) -> Any:
-        """(N, 3, h, w) uint8 crops -> (N, K, h/4, w/4) torch heatmaps (flip-averaged with
-        the flip test), in the model's keypoint order."""
+    def pixel_values(self, image: np.ndarray, boxes: np.ndarray,
+                     crop_hook: CropHook | None = None) -> np.ndarray:
+        """Network inputs (N, 3, h, w) float32 of `boxes` (N, 4) xywh: the processor's own
+        output; with `crop_hook`, its uint8 crops after the hook, rescaled and normalised
+        with the processor's factor, mean and std (equal within float rounding)."""
+        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+        if crop_hook is not None or len(boxes) == 0:
+            crops = self.crops(image, boxes, crop_hook)
+            return (crops.astype(np.float32) * self._rescale - self._mean) / self._std
+        self.crops(image, boxes[:0])  # input checks
+        out = self.processor(image, boxes=[boxes.tolist()], return_tensors="np")["pixel_values"]
+        return np.asarray(out, dtype=np.float32)
+
+    def heatmaps_of_inputs(self, x: np.ndarray) -> Any:
+        """(N, 3, h, w) float32 network inputs -> (N, K, h/4, w/4) torch heatmaps
+        (flip-averaged with the flip test), in the model's keypoint order."""
         import torch
 
-        x = (crops.astype(np.float32) * self._rescale - self._mean) / self._std
         outs = []
         for i in range(0, len(x), self.batch_size):
             chunk = torch.from_numpy(np.ascontiguousarray(x[i:i + self.batch_size])).to(self.device)
@@ -204,12 +246,12 @@ class HFVitPoseAdapter:
         """(image, boxes[, crop_hook]) items -> one (N_i, K, 3) array per item (x, y image
         px, confidence), all persons in shared network batches."""
         boxes = [np.asarray(it[1], np.float64).reshape(-1, 4) for it in items]
-        crops = [self.crops(it[0], b, it[2] if len(it) == 3 else crop_hook)
-                 for it, b in zip(items, boxes, strict=True)]
+        inputs = [self.pixel_values(it[0], b, it[2] if len(it) == 3 else crop_hook)
+                  for it, b in zip(items, boxes, strict=True)]
         k = len(self.model_order) if self.model_order else self.num_keypoints
         if sum(len(b) for b in boxes) == 0:
             return [np.zeros((0, self.num_keypoints, 3)) for _ in items]
-        heatmaps = self.heatmaps_of_crops(np.concatenate(crops))
+        heatmaps = self.heatmaps_of_inputs(np.concatenate(inputs))
         if heatmaps.shape[1] != k:
             raise AdapterError(f"{self.name}: the model gives {heatmaps.shape[1]} heatmaps, its "
                                f"keypoint order has {k}")
