@@ -91,8 +91,9 @@ class UltralyticsPoseAdapter:
         self.device = device or ("cuda:0" if _cuda() else "cpu")
         self.options: dict[str, Any] = {"imgsz": int(imgsz), "conf": float(conf),
                                         "iou": float(iou), "max_det": int(max_det),
-                                        "half": bool(half), "device": self.device,
-                                        "verbose": False}
+                                        "device": self.device, "verbose": False}
+        if half:
+            self.options["half"] = True
         if nms is not None:
             self.options["nms"] = bool(nms)
         self.input_size = (int(imgsz), int(imgsz))
