@@ -349,9 +349,8 @@ def load_adapter(spec: str, model_args: Mapping[str, str] | None = None, meta: A
     meta: the data set's DatasetMeta (flip pairs, keypoint names); the adapter's declared
     keypoints are checked against it. Raises AdapterError with what went wrong.
     """
-    from robustpose_bench.models import list_models
-
     from robustpose_bench.adapters.families import find_family
+    from robustpose_bench.models import list_models
 
     model_args = dict(model_args or {})
     inject = {"meta": meta, "device": device, "trust_checkpoint": trust_checkpoint}

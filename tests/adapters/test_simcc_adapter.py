@@ -10,13 +10,14 @@ import torch
 
 ort = pytest.importorskip("onnxruntime")
 
+from _adapter_cli import clean_ap, evaluate  # noqa: E402
+from _onnx_models import TinyRTMO, TinySimCC, export  # noqa: E402
+
 from robustpose_bench.adapters.base import AdapterError  # noqa: E402
 from robustpose_bench.adapters.loading import load_adapter  # noqa: E402
 from robustpose_bench.adapters.rtmo import RTMOOnnxAdapter  # noqa: E402
 from robustpose_bench.adapters.simcc import SimCCOnnxAdapter, decode_simcc  # noqa: E402
 from robustpose_bench.datasets.meta import COCO  # noqa: E402
-from _adapter_cli import clean_ap, evaluate  # noqa: E402
-from _onnx_models import TinyRTMO, TinySimCC, export  # noqa: E402
 
 SIZE = (48, 64)  # width, height
 MEAN = np.array([123.675, 116.28, 103.53])
