@@ -55,9 +55,8 @@ def max_pixels_limit(max_pixels: int | None = None) -> int:
 
 def _too_large(path: Path, pixels: int, limit: int, size: tuple[int, int] | None) -> str:
     dims = f"{size[0]} x {size[1]} = " if size else ""
-    return (f"{path}: {dims}{pixels / 1e6:.1f} megapixels, above the limit of "
-            f"{limit / 1e6:.1f} megapixels (raise it with --max-pixels or {MAX_PIXELS_ENV}); "
-            f"not decoded")
+    return (f"{path}: {dims}{pixels:,} pixels, above the limit of {limit:,} (raise it with "
+            f"--max-pixels or {MAX_PIXELS_ENV}); not decoded")
 
 
 def read_image(path: str | Path, max_pixels: int | None = None) -> np.ndarray:

@@ -140,6 +140,9 @@ def verify(root: str | Path, rehash: bool = True) -> VerifyReport:
     """Compare a rendered folder against its index: missing, changed and extra files, source
     images that failed to render, and a run interrupted since the manifest was written."""
     root = Path(root)
+    if not (root / MANIFEST).is_file() and (root / JOURNAL).is_file():
+        raise FileNotFoundError(f"{root}: an interrupted run left no manifest yet; re-run the "
+                                f"same command to finish it")
     manifest = read_manifest(root)
     if not (root / INDEX).is_file():
         raise FileNotFoundError(f"{root / INDEX}: missing; the folder's file list is gone "

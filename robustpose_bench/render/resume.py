@@ -103,15 +103,10 @@ def settings_differences(folder: Mapping, now: Mapping) -> list[str]:
 
 
 def _read_manifest(root: Path) -> dict | None:
-    """The folder's manifest, None when absent; a damaged one is an OutputError with the way
-    out (a forced run rewrites it)."""
+    """The folder's manifest, None when absent; a damaged one raises ValueError."""
     if not (root / MANIFEST).is_file():
         return None
-    try:
-        return read_manifest(root)
-    except ValueError as exc:
-        raise OutputError(f"{exc}; re-render the folder with --force or choose another output "
-                          f"folder") from None
+    return read_manifest(root)
 
 
 def read_journal(root: Path) -> tuple[dict | None, dict[str, str]]:
@@ -162,13 +157,16 @@ def plan_resume(root: str | Path, settings: Mapping, conditions: Sequence[Condit
     """
     root = Path(root)
     now = dict(settings)
-    manifest = _read_manifest(root)
-    header, journal = read_journal(root)
     try:
+        manifest = _read_manifest(root)
         index = read_index(root) if manifest is not None else {}
     except ValueError as exc:
-        raise OutputError(f"{exc}; re-render the folder with --force or choose another output "
-                          f"folder") from None
+        if not force:
+            raise OutputError(f"{exc}; re-render the folder with --force or choose another "
+                              f"output folder") from None
+        log.warning("%s; --force: rendering the folder anew", exc)
+        manifest, index = None, {}
+    header, journal = read_journal(root)
     manifest_settings = settings_of(manifest) if manifest is not None else None
     folder_settings = header["settings"] if header is not None else manifest_settings
     if folder_settings is not None and not force:
