@@ -1,5 +1,5 @@
-"""Image decoding and encoding used everywhere (rendering, evaluation, training), so the
-pixels of a file on disk and of its in-memory render are the same. RGB uint8 HxWx3.
+"""Image decoding and encoding of rendering and evaluation, so the pixels of a file on disk
+and of its in-memory render are the same. RGB uint8 HxWx3.
 
 Every read is bounded: an image above the pixel limit (`DEFAULT_MAX_PIXELS`, or
 `$ROBUSTPOSE_MAX_PIXELS`, or the caller's `max_pixels`) is refused from its header, before
