@@ -200,8 +200,8 @@ class RenderReport:
         if self.repaired:
             parts.append(f"re-rendered {files(self.repaired, 'damaged')}")
         if self.unrecorded:
-            parts.append(f"re-rendered {files(self.unrecorded, 'unrecorded')} (left by an "
-                         f"interrupted run)")
+            parts.append(f"re-rendered {files(self.unrecorded, 'unrecorded')} (present "
+                         f"without a record, e.g. from an interrupted run)")
         parts.append(f"{self.skipped} already present (sha256 checked)")
         if self.removed:
             parts.append(f"removed {files(self.removed, 'stale')} of the earlier settings")

@@ -143,7 +143,6 @@ class ResumePlan:
     conditions: list[Condition]
     recorded: dict[str, str] = field(default_factory=dict)
     previous_files: set[str] = field(default_factory=set)
-    added: list[str] = field(default_factory=list)
 
 
 def plan_resume(root: str | Path, settings: Mapping, conditions: Sequence[Condition],
@@ -185,8 +184,7 @@ def plan_resume(root: str | Path, settings: Mapping, conditions: Sequence[Condit
     kept = [c for c in kept if c.kind == now.get("kind")]
     kept_ids = {c.id for c in kept}
     added = [c for c in conditions if c.id not in kept_ids]
-    plan = ResumePlan(root, now, kept + added, previous_files=set(index) | set(journal),
-                      added=[c.id for c in added])
+    plan = ResumePlan(root, now, kept + added, previous_files=set(index) | set(journal))
     if not force:
         if manifest_settings is not None and not settings_differences(manifest_settings, now):
             plan.recorded.update(index)
@@ -200,8 +198,9 @@ def plan_resume(root: str | Path, settings: Mapping, conditions: Sequence[Condit
 
 class Journal:
     """Append-only record of the files a running render finished (`sha256  path` lines after a
-    JSON header with the run's settings and conditions). Started by `open`, which rewrites it
-    with the entries still valid; removed once the index of a finished run is written."""
+    JSON header with the run's settings and conditions). Entering the context rewrites it with
+    the plan's header and the entries still valid; `write_manifest` removes it once the index
+    of a finished run is written."""
 
     def __init__(self, plan: ResumePlan):
         self.path = plan.root / JOURNAL
@@ -227,7 +226,8 @@ class Journal:
             return
         data = "".join(f"{h}  {rel}\n" for rel, h in sorted(hashes.items())).encode("utf-8")
         try:
-            os.write(self._fd, data)
+            while data:
+                data = data[os.write(self._fd, data):]
         except OSError as exc:
             raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
 
