@@ -46,10 +46,14 @@ def output_lock(root: str | Path) -> Iterator[Path]:
     root = Path(root)
     try:
         root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
     except OSError as exc:
         raise OutputError(f"cannot create the output folder {root}: "
                           f"{exc.strerror or exc}") from None
+    try:
+        fd = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    except OSError as exc:
+        raise OutputError(f"cannot write in the output folder {root} (lock file "
+                          f"{LOCK_FILE}): {exc.strerror or exc}") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
