@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from conftest import run_cli
+from _faults_helpers import run_cli
 
 from robustpose_bench.datasets import load_coco
 from robustpose_bench.datasets.meta import COCO

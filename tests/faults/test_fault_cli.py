@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from _faults_helpers import run_cli
 from click.testing import CliRunner
-from conftest import run_cli
 
 from robustpose_bench.cli._common import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_USER
 from robustpose_bench.cli.main import cli

@@ -7,7 +7,7 @@ DecompressionBombError with a traceback in `generate` (which aborted mid-way, no
 from __future__ import annotations
 
 import pytest
-from conftest import run_cli
+from _faults_helpers import run_cli
 from PIL import Image
 
 from robustpose_bench.render.imageio import (

@@ -13,7 +13,7 @@ import sys
 import time
 
 import pytest
-from conftest import ROBUSTPOSE, run_cli
+from _faults_helpers import ROBUSTPOSE, run_cli
 
 from robustpose_bench.locking import LOCK_FILE, OutputLockedError, output_lock
 from robustpose_bench.render.manifest import JOURNAL, verify

@@ -12,7 +12,7 @@ import signal
 import subprocess
 import time
 
-from conftest import ROBUSTPOSE, run_cli
+from _faults_helpers import ROBUSTPOSE, run_cli
 
 from robustpose_bench.datasets import load_coco
 from robustpose_bench.render.benchmark import attack_benchmark, generate_benchmark

@@ -11,7 +11,7 @@ import json
 import shutil
 
 import pytest
-from conftest import run_cli
+from _faults_helpers import run_cli
 
 from robustpose_bench.datasets import load_coco
 from robustpose_bench.render.benchmark import attack_benchmark, generate_benchmark
