@@ -213,19 +213,25 @@ def check_output_names(dataset: Dataset, out_root: Path, protocol: Protocol) -> 
     """Refuse, before any work, file names that escape the output folder and images whose
     renders would land on the same file (equal `file_name`s, or names equal after the output
     extension or letter case is applied, e.g. `a.png` and `a.jpg` as jpg)."""
-    seen: dict[str, tuple[int, str]] = {}
+    seen: dict[str, tuple[int, str, str]] = {}
     where = dataset.ann_file or dataset.meta.name
     for s in dataset.samples:
         name = output_name(s.file_name, protocol.format)
         safe_join(out_root, name, "image file name")
         key = name.casefold()
         if key in seen:
-            first_id, first_name = seen[key]
-            same = "share the file_name" if first_name == s.file_name else "map to the same output"
-            raise ValueError(f"{where}: images id {first_id} ({first_name!r}) and id "
-                             f"{s.image_id} ({s.file_name!r}) {same} {name!r}; their renders "
-                             f"would overwrite each other")
-        seen[key] = (s.image_id, s.file_name)
+            first_id, first_file, first_name = seen[key]
+            if first_file == s.file_name:
+                how = f"share the file_name {name!r}"
+            elif first_name == name:
+                how = f"map to the same output {name!r}"
+            else:
+                how = (f"map to outputs that differ only in letter case ({first_name!r}, "
+                       f"{name!r}: one file on case-insensitive file systems)")
+            raise ValueError(f"{where}: images id {first_id} ({first_file!r}) and id "
+                             f"{s.image_id} ({s.file_name!r}) {how}; their renders would "
+                             f"overwrite each other")
+        seen[key] = (s.image_id, s.file_name, name)
 
 
 def run_render(dataset: Dataset, conditions: Sequence[Condition], out_root: str | Path,

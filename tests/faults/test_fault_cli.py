@@ -63,6 +63,13 @@ def test_same_file_name_twice_names_both_records(small_set, tmp_path):
     with pytest.raises(ValueError, match="map to the same output 'img_000.jpg'"):
         generate_benchmark(load_coco(dup, images), tmp_path / "o2", ["fog"], [1],
                            get_protocol("robustpose"), progress=False)
+    # names that differ only in case are one file on macOS / Windows
+    data["images"][2]["file_name"] = "IMG_000.jpg"
+    dup.write_text(json.dumps(data))
+    (images / "IMG_000.jpg").write_bytes((images / "img_002.jpg").read_bytes())
+    with pytest.raises(ValueError, match="differ only in letter case"):
+        generate_benchmark(load_coco(dup, images), tmp_path / "o2", ["fog"], [1],
+                           get_protocol("robustpose"), progress=False)
 
 
 def test_size_mismatch_is_an_error_or_a_warning(small_set, tmp_path):
