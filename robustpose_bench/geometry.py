@@ -19,6 +19,16 @@ PIXEL_STD = 200.0
 BOX_ENLARGE = 1.25
 
 
+def _xywh(bbox_xywh) -> tuple[float, float, float, float]:
+    try:
+        box = np.asarray(bbox_xywh, dtype=np.float64)
+    except (TypeError, ValueError):
+        box = np.zeros(0)
+    if box.shape != (4,) or not np.isfinite(box).all():
+        raise ValueError(f"bbox must be 4 finite numbers x, y, w, h, got {bbox_xywh!r:.80}")
+    return float(box[0]), float(box[1]), float(box[2]), float(box[3])
+
+
 def clean_bbox(bbox_xywh, width: int, height: int, area: float | None = None
                ) -> np.ndarray | None:
     """The HRNet reference `clean_bbox` (coco.py): a COCO box (4,) xywh in image pixels ->
@@ -32,7 +42,7 @@ def clean_bbox(bbox_xywh, width: int, height: int, area: float | None = None
     reference's order. width/height <= 0 (image size unknown) skips the clipping to the
     image. Used for evaluation GT boxes and training crops, as the reference does.
     """
-    x, y, w, h = (float(v) for v in np.asarray(bbox_xywh, dtype=np.float64).reshape(4))
+    x, y, w, h = _xywh(bbox_xywh)
     if area is None:
         area = w * h
     x1, y1 = max(0.0, x), max(0.0, y)
@@ -55,7 +65,7 @@ def clip_bbox_xyxy(bbox_xywh, width: int, height: int, area: float | None = None
     width/height <= 0 (image size unknown) skips the clipping. `area` is not used (MMPose
     does not look at it); it keeps the signature of `clean_bbox`.
     """
-    x, y, w, h = (float(v) for v in np.asarray(bbox_xywh, dtype=np.float64).reshape(4))
+    x, y, w, h = _xywh(bbox_xywh)
     xyxy = np.array([x, y, x + w, y + h])
     if width > 0 and height > 0:
         xyxy = np.clip(xyxy, 0.0, [width - 1.0, height - 1.0, width - 1.0, height - 1.0])

@@ -192,3 +192,10 @@ def test_training_records_use_the_shared_clean_bbox():
     assert [r[1] for r in ds.records] == [0, 3]
     np.testing.assert_array_equal(ds.records[0][2], [0, 10, 49, 469])
     np.testing.assert_array_equal(ds.records[1][2], mpii_box)
+
+
+@pytest.mark.parametrize("rule", [clean_bbox, clip_bbox_xyxy])
+@pytest.mark.parametrize("bad", [[1, 2, 3], [1, 2, float("nan"), 4], "abcd", None])
+def test_bad_boxes_get_a_one_line_error(rule, bad):
+    with pytest.raises(ValueError, match="bbox must be 4 finite numbers x, y, w, h"):
+        rule(bad, W, H, None)
