@@ -127,3 +127,46 @@ def parse_input_size(value: Any) -> tuple[int, int]:
     return w, h
 
 
+def _type_hints(fn: Any) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(fn)
+    except Exception:  # unresolvable names in user annotations: fall back to the raw strings
+        return dict(getattr(fn, "__annotations__", {}))
+
+
+def build_with_args(cls: Any, model_args: Mapping[str, str], inject: Mapping[str, Any],
+                    what: str) -> Any:
+    """Call `cls(**converted model_args, **declared injections)`; errors name `what`."""
+    try:
+        sig = inspect.signature(cls)
+    except (TypeError, ValueError) as exc:
+        raise AdapterError(f"{what}: cannot inspect the constructor ({exc})") from None
+    params = sig.parameters
+    hints = _type_hints(cls.__init__ if inspect.isclass(cls) else cls)
+    var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    kwargs: dict[str, Any] = {}
+    for key, text in model_args.items():
+        if key not in params and not var_kw:
+            accepted = [n for n, p in params.items()
+                        if p.kind not in (inspect.Parameter.VAR_POSITIONAL,
+                                          inspect.Parameter.VAR_KEYWORD)]
+            raise AdapterError(f"{what}: unknown model argument {key!r}; the constructor "
+                               f"accepts: {', '.join(accepted) or '(nothing)'}")
+        kwargs[key] = convert_value(text, hints.get(key, params[key].annotation
+                                                    if key in params else inspect.Parameter.empty),
+                                    key)
+    for key, value in inject.items():
+        if key in params and key not in kwargs:
+            kwargs[key] = value
+    missing = [n for n, p in params.items() if p.default is inspect.Parameter.empty
+               and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+               and n not in kwargs]
+    if missing:
+        raise AdapterError(f"{what}: missing required model argument(s) "
+                           f"{', '.join(missing)} (pass --model-arg {missing[0]}=...)")
+    try:
+        return cls(**kwargs)
+    except AdapterError:
+        raise
+    except Exception as exc:
+        raise AdapterError(f"{what}: constructor failed: {type(exc).__name__}: {exc}") from exc

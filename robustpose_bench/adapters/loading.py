@@ -13,12 +13,15 @@ import inspect
 import logging
 import sys
 import types
-import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from robustpose_bench.adapters.args import convert_value, parse_input_size
+from robustpose_bench.adapters.args import (  # noqa: F401 (build_with_args re-exported)
+    build_with_args,
+    convert_value,
+    parse_input_size,
+)
 from robustpose_bench.adapters.base import AdapterError, adapter_name, validate_adapter
 
 logger = logging.getLogger(__name__)
@@ -26,51 +29,6 @@ logger = logging.getLogger(__name__)
 CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".tar", ".ckpt", ".bin")
 # Arguments injected into a user adapter's constructor when it declares them by name.
 INJECTED = ("meta", "device", "trust_checkpoint")
-
-
-def _type_hints(fn: Any) -> dict[str, Any]:
-    try:
-        return typing.get_type_hints(fn)
-    except Exception:  # unresolvable names in user annotations: fall back to the raw strings
-        return dict(getattr(fn, "__annotations__", {}))
-
-
-def build_with_args(cls: Any, model_args: Mapping[str, str], inject: Mapping[str, Any],
-                    what: str) -> Any:
-    """Call `cls(**converted model_args, **declared injections)`; errors name `what`."""
-    try:
-        sig = inspect.signature(cls)
-    except (TypeError, ValueError) as exc:
-        raise AdapterError(f"{what}: cannot inspect the constructor ({exc})") from None
-    params = sig.parameters
-    hints = _type_hints(cls.__init__ if inspect.isclass(cls) else cls)
-    var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    kwargs: dict[str, Any] = {}
-    for key, text in model_args.items():
-        if key not in params and not var_kw:
-            accepted = [n for n, p in params.items()
-                        if p.kind not in (inspect.Parameter.VAR_POSITIONAL,
-                                          inspect.Parameter.VAR_KEYWORD)]
-            raise AdapterError(f"{what}: unknown model argument {key!r}; the constructor "
-                               f"accepts: {', '.join(accepted) or '(nothing)'}")
-        kwargs[key] = convert_value(text, hints.get(key, params[key].annotation
-                                                    if key in params else inspect.Parameter.empty),
-                                    key)
-    for key, value in inject.items():
-        if key in params and key not in kwargs:
-            kwargs[key] = value
-    missing = [n for n, p in params.items() if p.default is inspect.Parameter.empty
-               and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-               and n not in kwargs]
-    if missing:
-        raise AdapterError(f"{what}: missing required model argument(s) "
-                           f"{', '.join(missing)} (pass --model-arg {missing[0]}=...)")
-    try:
-        return cls(**kwargs)
-    except AdapterError:
-        raise
-    except Exception as exc:
-        raise AdapterError(f"{what}: constructor failed: {type(exc).__name__}: {exc}") from exc
 
 
 def _import_file(path: Path) -> types.ModuleType:
@@ -234,26 +192,26 @@ def load_adapter(spec: str, model_args: Mapping[str, str] | None = None, meta: A
       reference or MMPose), input_size=WxH, flip_test, shift_heatmap, batch_size, decode
       (standard|dark), amp, num_keypoints, checkpoint_format, name, method;
     - a checkpoint file written by `save_checkpoint` (its JSON sidecar names the model);
-    - a `.onnx` file (robustpose_bench.adapters.onnx.OnnxTopDownAdapter);
+    - a family of adapters.families: `hf:REPO_OR_DIR`, `ultralytics:WEIGHTS_OR_YAML`,
+      `mmpose:CONFIG`, or a `.onnx` file (heatmap, SimCC or RTMO graph);
     - `path/to/file.py:ClassName` or `package.module:ClassName`: constructed with model_args
       (converted by annotation) plus `meta`, `device`, `trust_checkpoint` when the
       constructor has parameters of those names.
     meta: the data set's DatasetMeta (flip pairs, keypoint names); the adapter's declared
     keypoints are checked against it. Raises AdapterError with what went wrong.
     """
+    from robustpose_bench.adapters.families import find_family
     from robustpose_bench.models import list_models
 
     model_args = dict(model_args or {})
     inject = {"meta": meta, "device": device, "trust_checkpoint": trust_checkpoint}
     spec = spec.strip()
-    if spec.startswith("zoo:") or spec in list_models():
+    family = find_family(spec)  # hf:, ultralytics:, mmpose:, *.onnx (adapters.families)
+    if family is not None:
+        adapter = family.load(spec, model_args, inject)
+    elif spec.startswith("zoo:") or spec in list_models():
         adapter = load_zoo_adapter(spec.removeprefix("zoo:"), model_args, meta, device,
                                    trust_checkpoint)
-    elif spec.lower().endswith(".onnx"):
-        from robustpose_bench.adapters.onnx import OnnxTopDownAdapter
-
-        adapter = build_with_args(OnnxTopDownAdapter, {"path": spec, **model_args}, inject,
-                                  f"ONNX model {spec}")
     elif spec.lower().endswith(CHECKPOINT_SUFFIXES) and ":" not in Path(spec).name:
         if not Path(spec).is_file():
             raise AdapterError(f"checkpoint {spec} does not exist")

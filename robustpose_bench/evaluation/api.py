@@ -25,6 +25,7 @@ from robustpose_bench.evaluation.resolve import (
 )
 from robustpose_bench.evaluation.settings import RunSettings
 from robustpose_bench.evaluation.sweep import Sweep, make_store
+from robustpose_bench.inference_protocol import DEFAULT_INFERENCE_PROTOCOL
 from robustpose_bench.render.conditions import Condition
 from robustpose_bench.render.protocol import Protocol
 from robustpose_bench.results import Summary
@@ -100,7 +101,9 @@ def evaluate(model: Any, data: Any, conditions: Any = "all", *, boxes: str | Pat
             backend=backend,
             attack_mode=effective_attack_mode(adapter, attack_mode,
                                               any(c.kind == "attack" for c in conds)),
-            postprocess=not info["bottom_up"], batch_size=batch_size, workers=workers,
+            postprocess=not info["bottom_up"],
+            inference_protocol=getattr(adapter, "inference_protocol", None)
+            or DEFAULT_INFERENCE_PROTOCOL, batch_size=batch_size, workers=workers,
             shard=shard, allow_partial=bool(allow_partial), heatmap_images=heatmap_images,
             benchmark=benchmark_record(rendered_name or resolved.benchmark_name, proto, conds,
                                        dataset),
@@ -127,7 +130,7 @@ def run_settings(adapter: Any, dataset: Any, settings: RunSettings,
         from robustpose_bench.datasets import load_detections
 
         detections = load_detections(settings.boxes, [s.image_id for s in dataset.samples])
-    boxes = boxes_for_dataset(dataset, detections)
+    boxes = boxes_for_dataset(dataset, detections, settings.inference_protocol)
     if out is not None:
         Path(out).mkdir(parents=True, exist_ok=True)
         settings.save(out)

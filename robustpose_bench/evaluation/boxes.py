@@ -1,7 +1,9 @@
 """Person boxes fed to a top-down model: GT boxes or a detector's result file.
 
-GT boxes follow the HRNet reference: every non-crowd person with at least one labelled
-keypoint, score 1. Detected boxes keep the file's scores (threshold 0.0 by default).
+GT boxes follow the inference protocol (inference_protocol.py; default `hrnet`: the
+reference's `clean_bbox`): every non-crowd person with at least one labelled keypoint whose
+box the protocol keeps, score 1; MPII-style persons (file centre/scale) keep their crop box.
+Detected boxes keep the file's scores (threshold 0.0 by default).
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from robustpose_bench.datasets.types import Dataset, Sample
+from robustpose_bench.inference_protocol import DEFAULT_INFERENCE_PROTOCOL, get_inference_protocol
 
 
 @dataclass
@@ -43,9 +46,18 @@ def gt_person_indices(sample: Sample) -> list[int]:
             if not p.iscrowd and p.num_keypoints > 0 and p.bbox[2] > 0 and p.bbox[3] > 0]
 
 
-def gt_boxes(sample: Sample) -> SampleBoxes:
-    idx = gt_person_indices(sample)
-    boxes = np.array([sample.persons[i].bbox for i in idx], dtype=np.float64).reshape(-1, 4)
+def gt_boxes(sample: Sample, inference_protocol: str = DEFAULT_INFERENCE_PROTOCOL) -> SampleBoxes:
+    """GT boxes of `sample` under the inference protocol's GT-box convention."""
+    rule = get_inference_protocol(inference_protocol).gt_box
+    idx, boxes = [], []
+    for i, p in enumerate(sample.persons):
+        if not p.iscrowd and p.num_keypoints > 0:
+            box = p.bbox if p.center is not None else rule(p.bbox, sample.width, sample.height,
+                                                           p.area)
+            if box is not None:
+                idx.append(i)
+                boxes.append(box)
+    boxes = np.array(boxes, dtype=np.float64).reshape(-1, 4)
     return SampleBoxes(boxes, np.ones(len(idx)), np.array(idx, dtype=np.int64))
 
 
@@ -61,9 +73,11 @@ def detected_boxes(sample: Sample, boxes: np.ndarray, scores: np.ndarray) -> Sam
     return SampleBoxes(np.asarray(boxes, float).reshape(-1, 4), np.asarray(scores, float), match)
 
 
-def boxes_for_dataset(dataset: Dataset, detections: dict | None) -> list[SampleBoxes]:
-    """Per sample (same order as `dataset.samples`): GT boxes, or detections when given."""
+def boxes_for_dataset(dataset: Dataset, detections: dict | None,
+                      inference_protocol: str = DEFAULT_INFERENCE_PROTOCOL) -> list[SampleBoxes]:
+    """Per sample (same order as `dataset.samples`): GT boxes (under `inference_protocol`), or
+    detections when given."""
     if detections is None:
-        return [gt_boxes(s) for s in dataset.samples]
+        return [gt_boxes(s, inference_protocol) for s in dataset.samples]
     empty = (np.zeros((0, 4)), np.zeros(0))
     return [detected_boxes(s, *detections.get(s.image_id, empty)) for s in dataset.samples]

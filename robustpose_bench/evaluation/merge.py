@@ -68,8 +68,8 @@ def merge_shards(shards: Sequence[str | Path], out: str | Path,
         from robustpose_bench.datasets import load_detections
 
         detections = load_detections(base.boxes, [s.image_id for s in dataset.samples])
-    sweep = Sweep(dataset, base, None, store, boxes_for_dataset(dataset, detections),
-                  progress=progress)
+    boxes = boxes_for_dataset(dataset, detections, base.inference_protocol)
+    sweep = Sweep(dataset, base, None, store, boxes, progress=progress)
     summary = sweep.run(out)
     assert summary is not None  # not a shard run
     return summary

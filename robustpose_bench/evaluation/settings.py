@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from robustpose_bench import __version__
+from robustpose_bench.inference_protocol import DEFAULT_INFERENCE_PROTOCOL
 from robustpose_bench.io import atomic_write_json
 from robustpose_bench.render.conditions import Condition
 from robustpose_bench.render.protocol import Protocol, get_protocol
@@ -58,8 +59,9 @@ class RunSettings:
     on each person's model-input crop) or "image" (on the full image). metric: "AP" or
     "PCKh" (`evaluators.default_metric`). postprocess: the top-down rescoring + OKS-NMS
     (False for bottom-up models). heatmap_images: images whose heatmaps give D_n / D_(1)(2)
-    for the stability conditions. benchmark: {"benchmark": name, "sha256": hash of what
-    defines the pixels}. model: what the summary records about the model.
+    for the stability conditions. inference_protocol: the crop conventions of the model
+    (`inference_protocol.py`), which also decide the GT boxes. benchmark: {"benchmark": name,
+    "sha256": hash of what defines the pixels}. model: what the summary records about the model.
     """
 
     protocol: Protocol
@@ -73,6 +75,7 @@ class RunSettings:
     backend: str = "auto"
     attack_mode: str = "crop"
     postprocess: bool = True
+    inference_protocol: str = DEFAULT_INFERENCE_PROTOCOL
     batch_size: int = 32
     workers: int = 0
     shard: tuple[int, int] | None = None

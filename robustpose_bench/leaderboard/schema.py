@@ -6,6 +6,7 @@ Pytel et al. (keypoint and part attacks, blackout / meanout / blur).
 """
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -38,8 +39,9 @@ MEASURED_DECIMALS = 2
 class Column:
     """One CSV column.
 
-    kind: "str", "float" (percent, 0..100), "ratio" (percent, >= 0: a model can score better
-    under corruption than clean), "int", "date" (YYYY, YYYY-MM or YYYY-MM-DD),
+    kind: "str" (text: no leading =, +, -, @, tab or CR, no control characters), "float"
+    (percent, 0..100), "ratio" (percent, >= 0: a model can score better under corruption than
+    clean), "int", "date" (YYYY, YYYY-MM or YYYY-MM-DD, a real calendar date),
     "size" (HxW as printed in papers, e.g. 256x192), "sha256" (64 hex digits).
     required: "always", "measured", "reported" or "" (may be empty).
     """
@@ -156,6 +158,10 @@ _SIZE_RE = re.compile(r"^\d+x\d+$")
 _DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 _NUM_RE = re.compile(r"^-?\d+(\.\d+)?$")
+# A text cell starting with one of these is run as a formula by spreadsheet programs (CSV
+# injection, OWASP): refused in every text column. Numbers live in numeric columns.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def schema_for(path_or_stem: str, header: Sequence[str] | None = None) -> Schema:
@@ -200,9 +206,19 @@ def check_cell(column: Column, text: str) -> str | None:
     elif column.kind == "date":
         if not _DATE_RE.match(text):
             return f"{column.name}={text!r} is not YYYY, YYYY-MM or YYYY-MM-DD"
+        parts = [int(p) for p in text.split("-")] + [1, 1]
+        try:
+            datetime.date(parts[0], parts[1], parts[2])
+        except ValueError as exc:
+            return f"{column.name}={text!r} is not a real date ({exc})"
     elif column.kind == "sha256":
         if not _SHA_RE.match(text):
             return f"{column.name}={text!r} is not 64 lowercase hex digits"
+    elif text.startswith(FORMULA_PREFIXES):
+        return (f"{column.name}={text!r} starts with {text[0]!r}, which spreadsheets run as a "
+                f"formula; remove the leading character")
+    elif _CONTROL_RE.search(text):
+        return f"{column.name}={text!r} contains a control character (tab, newline, ...)"
     elif text != text.strip():
         return f"{column.name}={text!r} has leading/trailing spaces"
     return None

@@ -48,12 +48,12 @@ def validate_model(model: nn.Module, dataset: Dataset, input_size: tuple[int, in
         from robustpose_bench.datasets.detections import load_detections
 
         detections = load_detections(det_file, image_ids=[s.image_id for s in samples])
-    boxes = boxes_for_dataset(dataset, detections)
     adapter = HeatmapTopDownAdapter(model, input_size=tuple(input_size),
                                     flip_index=meta.flip_index(), device=device,
                                     batch_size=batch_size, flip_test=flip_test)
+    boxes = boxes_for_dataset(dataset, detections, adapter.inference_protocol)
     settings = RunSettings(protocol=get_protocol("robustpose"), metric=metric,
-                           batch_size=batch_size,
+                           batch_size=batch_size, inference_protocol=adapter.inference_protocol,
                            boxes="gt" if det_file is None else str(det_file),
                            model={"input_size": list(input_size)})
     predictions = LocalPredictor(adapter, dataset, boxes, settings).predict(
