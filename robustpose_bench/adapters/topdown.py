@@ -11,8 +11,10 @@ default `hrnet`: the reference's float32 centre/scale and affine, bit for bit).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,11 +35,29 @@ logger = logging.getLogger(__name__)
 DECODERS = ("standard", "dark")
 
 
+@dataclass(frozen=True)
+class CropSpec:
+    """How an adapter cuts its person crops, as a plain picklable value: data-loader workers
+    (and Dask workers) cut the crops with `make`, the model process only runs the network.
+
+    input_size: (width, height) of the model input. inference_protocol: the crop geometry.
+    """
+
+    input_size: tuple[int, int]
+    inference_protocol: InferenceProtocol
+
+    def make(self, image: np.ndarray, boxes: np.ndarray, crop_hook: CropHook | None = None
+             ) -> CropBatch:
+        """`make_crops(image, boxes, input_size, crop_hook, inference_protocol)`."""
+        return make_crops(image, boxes, self.input_size, crop_hook, self.inference_protocol)
+
+
 @dataclass
 class CropBatch:
     """Person crops of one or more images, ready for the network.
 
-    crops: (N, h, w, 3) uint8 RGB model inputs. centers: (N, 2) box centres in image pixels.
+    crops: (N, h, w, 3) uint8 RGB model inputs (or, for crops cut on the device, an (N, 3, h, w)
+    float32 tensor of grey levels 0..255 there). centers: (N, 2) box centres in image pixels.
     scales: (N, 2) box scales in units of 200 px (padded, x1.25); both in the inference
     protocol's dtype (float32 for `hrnet`). matrices: (N, 2, 3) float64 image -> crop affine
     matrices. A plain picklable value, so data-loader workers can build it.
@@ -56,10 +76,23 @@ class CropBatch:
         """All crops of `batches`, in order (an empty batch of `input_size` when none)."""
         if not batches:
             return empty_crop_batch(input_size)
-        return CropBatch(np.concatenate([b.crops for b in batches]),
+        if isinstance(batches[0].crops, torch.Tensor):
+            crops = torch.cat([b.crops for b in batches])
+        else:
+            crops = np.concatenate([b.crops for b in batches])
+        return CropBatch(crops,
                          np.concatenate([b.centers for b in batches]),
                          np.concatenate([b.scales for b in batches]),
                          np.concatenate([b.matrices for b in batches]))
+
+
+def _on_device(batch: CropBatch, device: torch.device) -> CropBatch:
+    """`batch` with its crops as an (N, 3, h, w) float32 tensor of grey levels on `device`
+    (how device crops are held), so CPU-cut crops can join them in one network batch."""
+    crops = batch.crops
+    if not isinstance(crops, torch.Tensor):
+        crops = torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2).float()
+    return CropBatch(crops.to(device), batch.centers, batch.scales, batch.matrices)
 
 
 def empty_crop_batch(input_size: tuple[int, int]) -> CropBatch:
@@ -266,7 +299,9 @@ class TopDownHeatmapPipeline:
     (DatasetMeta.flip_index()); required when flip_test. batch_size: persons per network
     call (the flip test adds a call on the mirrored batch); halved and retried on CUDA
     out-of-memory. decode: "standard" or "dark". keypoint_order: optional keypoint names
-    checked by the evaluator.
+    checked by the evaluator. device_crops: cut the crops on the device with `grid_sample`
+    (adapters/device_crops.py) instead of OpenCV on the CPU; None (default): on for CUDA
+    devices. Crops with a crop hook (crop-mode attacks) are always cut on the CPU.
     inference_protocol: name of the crop conventions (inference_protocol.py; default
     `hrnet`), kept as the attribute `inference_protocol` for summaries; the evaluator takes
     GT boxes with the same protocol.
@@ -280,7 +315,8 @@ class TopDownHeatmapPipeline:
                  decode: str = "standard", keypoint_order: Sequence[str] | None = None,
                  num_keypoints: int | None = None, name: str | None = None,
                  mean: Sequence[float] = NORMALIZE_MEAN, std: Sequence[float] = NORMALIZE_STD,
-                 inference_protocol: str = DEFAULT_INFERENCE_PROTOCOL) -> None:
+                 inference_protocol: str = DEFAULT_INFERENCE_PROTOCOL,
+                 device_crops: bool | None = None) -> None:
         self._protocol = get_inference_protocol(inference_protocol)
         self.inference_protocol = self._protocol.name
         if len(input_size) != 2 or min(int(v) for v in input_size) < 8:
@@ -311,13 +347,21 @@ class TopDownHeatmapPipeline:
         self.name = name or type(self).__name__
         self._mean = torch.tensor(mean, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
         self._std = torch.tensor(std, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
+        self.device_crops = (self.device.type == "cuda") if device_crops is None else bool(
+            device_crops)
+        self.timings: dict[str, float] = {}
 
     # -- network ----------------------------------------------------------------------------
     def _run_network(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, h, w) normalised float on self.device -> (B, K, H, W) heatmaps."""
         raise AdapterError(f"{type(self).__name__} does not define a network")
 
-    def _normalise(self, crops: np.ndarray) -> torch.Tensor:
+    def _normalise(self, crops: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """(N, h, w, 3) uint8 crops, or (N, 3, h, w) float grey levels already on the device
+        (device crops) -> normalised (N, 3, h, w) float32 on the device."""
+        if isinstance(crops, torch.Tensor):
+            x = crops.to(self.device, torch.float32).div(255.0)
+            return (x - self._mean) / self._std
         x = torch.from_numpy(np.ascontiguousarray(crops))
         if self.device.type == "cuda":
             x = x.pin_memory().to(self.device, non_blocking=True)
@@ -326,7 +370,7 @@ class TopDownHeatmapPipeline:
         x = x.permute(0, 3, 1, 2).contiguous().float().div_(255.0)
         return (x - self._mean) / self._std
 
-    def _forward_chunk(self, crops: np.ndarray) -> torch.Tensor:
+    def _forward_chunk(self, crops: np.ndarray | torch.Tensor) -> torch.Tensor:
         x = self._normalise(crops)
         if self.flip_test:
             # Two network calls, the batch and its mirror, as the reference test code.
@@ -338,9 +382,9 @@ class TopDownHeatmapPipeline:
             return (plain + flip_back(flipped, self.flip_index, self.shift_heatmap)) * 0.5
         return self._run_network(x).float()
 
-    def forward_crops(self, crops: np.ndarray) -> torch.Tensor:
-        """Crops (N, h, w, 3) uint8 -> flip-averaged heatmaps (N, K, H, W) float32 on the
-        device, in chunks of `batch_size` (with the flip test: a network call for the chunk,
+    def forward_crops(self, crops: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Crops (N, h, w, 3) uint8 (or device crops, see `_normalise`) -> flip-averaged
+        heatmaps (N, K, H, W) float32 on the device, in chunks of `batch_size` (with the flip test: a network call for the chunk,
         one for its mirror); on CUDA out-of-memory the chunk is halved."""
         outs = []
         start = 0
@@ -366,6 +410,40 @@ class TopDownHeatmapPipeline:
         """Crops of one image at this adapter's input size (see module-level `make_crops`)."""
         return make_crops(image, boxes, self.input_size, crop_hook, self._protocol)
 
+    def crop_spec(self) -> CropSpec | None:
+        """How this adapter cuts its crops on the CPU, for worker processes to do it
+        (`predict_crops` then takes their CropBatch); None when the crops are cut on the
+        device (`device_crops`) or by an overridden `make_crops`."""
+        if (getattr(self, "device_crops", False)
+                or type(self).make_crops is not TopDownHeatmapPipeline.make_crops):
+            return None
+        return CropSpec(self.input_size, self._protocol)
+
+    def make_device_crops(self, image: np.ndarray, boxes: np.ndarray) -> CropBatch:
+        """Crops of one image cut on this adapter's device (adapters/device_crops.py): the
+        same centres, scales and matrices as `make_crops`, crops as an (N, 3, h, w) float32
+        tensor there."""
+        from robustpose_bench.adapters.device_crops import image_to_device, warp_crops
+
+        image = _check_image(image)
+        boxes = _check_boxes(boxes)
+        w, h = self.input_size
+        if boxes.shape[0] == 0:
+            return empty_crop_batch(self.input_size)
+        centers, scales = self._protocol.center_scale(boxes, w / h)
+        matrices = np.stack([self._protocol.affine(c, s, (w, h))
+                             for c, s in zip(centers, scales, strict=True)])
+        with torch.inference_mode():
+            crops = warp_crops(image_to_device(image, self.device), matrices, (w, h))
+        return CropBatch(crops, centers, scales, matrices)
+
+    def _crops_of(self, image: np.ndarray, boxes: np.ndarray,
+                  crop_hook: CropHook | None = None) -> CropBatch:
+        """Device crops when enabled and no hook replaces crops; CPU crops otherwise."""
+        if getattr(self, "device_crops", False) and crop_hook is None:
+            return self.make_device_crops(image, boxes)
+        return self.make_crops(image, boxes, crop_hook)
+
     def _k(self) -> int:
         if self.num_keypoints is None:
             w, h = self.input_size
@@ -382,22 +460,40 @@ class TopDownHeatmapPipeline:
             k = self._k()
             kp = np.zeros((0, k, 3))
             return (kp, np.zeros((0, k, 1, 1), np.float32)) if return_heatmaps else kp
+        clock = time.process_time
+        t0 = clock()
         hm = self.forward_crops(batch.crops)
+        if hm.device.type == "cuda":
+            torch.cuda.synchronize(hm.device)
+        t1 = clock()
+        kp = self.keypoints_from_heatmaps(hm, batch)
+        self._count("model", t1 - t0)
+        self._count("postprocess", clock() - t1)
+        if return_heatmaps:
+            return kp, hm.cpu().numpy()
+        return kp
+
+    def _count(self, stage: str, seconds: float) -> None:
+        """Add to `timings`: CPU seconds of this adapter's stages (`warp`, `model`,
+        `postprocess`) since it was made, read by the prediction step's time split."""
+        timings = self.__dict__.setdefault("timings", {})
+        timings[stage] = timings.get(stage, 0.0) + seconds
+
+    def keypoints_from_heatmaps(self, hm: torch.Tensor, batch: CropBatch) -> np.ndarray:
+        """The post-processing of `predict_crops`: heatmaps (N, K, H, W) of `batch` ->
+        keypoints (N, K, 3) float64 (x, y image px, confidence = heatmap max)."""
         if self.num_keypoints is None:
             self.num_keypoints = int(hm.shape[1])
         coords, maxvals = decode_heatmaps(hm, self.decode)
         hsize = (int(hm.shape[3]), int(hm.shape[2]))
         xy = heatmap_to_image(coords.cpu().numpy(), batch.centers, batch.scales, hsize,
                               self._protocol)
-        kp = np.concatenate([xy, maxvals.double().cpu().numpy()[..., None]], axis=-1)
-        if return_heatmaps:
-            return kp, hm.cpu().numpy()
-        return kp
+        return np.concatenate([xy, maxvals.double().cpu().numpy()[..., None]], axis=-1)
 
     def predict(self, image: np.ndarray, boxes: np.ndarray,
                 crop_hook: CropHook | None = None) -> np.ndarray:
         """(N, K, 3) keypoints for `boxes` (N, 4) xywh of `image` (H, W, 3) uint8 RGB."""
-        return self.predict_crops(self.make_crops(image, boxes, crop_hook))
+        return self.predict_crops(self._crops_of(image, boxes, crop_hook))
 
     def predict_batch(self, items: Sequence[tuple], crop_hook: CropHook | None = None
                       ) -> list[np.ndarray]:
@@ -407,12 +503,16 @@ class TopDownHeatmapPipeline:
         `crop_hook`. Returns one (N_i, K, 3) array per item, in order.
         """
         batches = []
+        t0 = time.process_time()
         for item in items:
             if len(item) not in (2, 3):
                 raise ValueError("predict_batch items must be (image, boxes) or "
                                  "(image, boxes, crop_hook)")
             hook = item[2] if len(item) == 3 else crop_hook
-            batches.append(self.make_crops(item[0], item[1], hook))
+            batches.append(self._crops_of(item[0], item[1], hook))
+        if any(isinstance(b.crops, torch.Tensor) for b in batches):
+            batches = [_on_device(b, self.device) for b in batches]
+        self._count("warp", time.process_time() - t0)
         kp = self.predict_crops(CropBatch.concat(batches, self.input_size))
         bounds = np.cumsum([0] + [len(b) for b in batches])
         return [kp[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
@@ -420,12 +520,12 @@ class TopDownHeatmapPipeline:
     def heatmaps(self, image: np.ndarray, boxes: np.ndarray,
                  crop_hook: CropHook | None = None) -> np.ndarray:
         """Flip-averaged heatmaps (N, K, H, W) float32 (crop frame, heatmap cells)."""
-        return self.predict_crops(self.make_crops(image, boxes, crop_hook), True)[1]
+        return self.predict_crops(self._crops_of(image, boxes, crop_hook), True)[1]
 
     def predict_with_heatmaps(self, image: np.ndarray, boxes: np.ndarray,
                               crop_hook: CropHook | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Keypoints (N, K, 3) and heatmaps (N, K, H, W) from one network pass."""
-        return self.predict_crops(self.make_crops(image, boxes, crop_hook), True)
+        return self.predict_crops(self._crops_of(image, boxes, crop_hook), True)
 
 
 class HeatmapTopDownAdapter(TopDownHeatmapPipeline):
@@ -481,3 +581,35 @@ class HeatmapTopDownAdapter(TopDownHeatmapPipeline):
             raise AdapterError(f"{self.name}: the network must return (B, K, H, W) heatmaps, got "
                                f"{getattr(out, 'shape', type(out).__name__)}")
         return out
+
+
+class CentreHeatmapAdapter(TopDownHeatmapPipeline):
+    """A model-free top-down adapter: every heatmap peaks at the crop centre, so each
+    person's keypoints land on its box centre (confidence 1). Everything around the network
+    runs as for a real model (crops, normalisation, flip test, decoding, back to image
+    pixels), so a sweep with it measures the pipeline's own ceiling (benchmarks/pipeline.py;
+    `--model robustpose_bench.adapters.topdown:CentreHeatmapAdapter`).
+
+    meta: the data set's keypoint layout (K, flip pairs; default the 17 COCO keypoints).
+    input_size: (width, height) or "WxH"; heatmaps are a quarter of it. Other arguments as
+    TopDownHeatmapPipeline.
+    """
+
+    def __init__(self, meta: Any = None, input_size: tuple[int, int] | str = (192, 256),
+                 device: str | None = None, batch_size: int = 32, flip_test: bool = True,
+                 **kwargs: Any) -> None:
+        from robustpose_bench.adapters.args import parse_input_size
+        from robustpose_bench.datasets.meta import COCO
+
+        meta = meta or COCO
+        kwargs.setdefault("name", "centre-heatmap")
+        super().__init__(parse_input_size(input_size), meta.flip_index(), device or "cpu",
+                         batch_size, flip_test, keypoint_order=meta.keypoint_names,
+                         num_keypoints=meta.num_keypoints, **kwargs)
+        self.num_params = 0
+
+    def _run_network(self, x: torch.Tensor) -> torch.Tensor:
+        n, _, h, w = x.shape
+        hm = x.new_zeros((n, int(self.num_keypoints), h // 4, w // 4))
+        hm[:, :, (h // 4) // 2, (w // 4) // 2] = 1.0
+        return hm

@@ -1,14 +1,18 @@
-"""The prediction step of one condition: images decoded (and corrupted) in worker processes,
+"""The prediction step of one condition: images decoded, corrupted and (for adapters with a
+`crop_spec`) cut into person crops in worker processes (evaluation/pipeline.py), crops or
 boxes batched across images into the adapter, outputs checked, CUDA OOM handled by halving
 the batch; crop-mode attack hooks; heatmap statistics for the stability conditions.
 
-`Predictor` is the interface the sweep calls (`predict(condition, indices)`); `LocalPredictor`
-runs the adapter in this process. Another executor (a Dask cluster) implements the same
-method."""
+`Predictor` is the interface the sweep calls (`predict(condition, indices)`, optionally
+`plan(conditions, indices)` first and `close()` at the end); `LocalPredictor` runs the
+adapter in this process, `evaluation.distributed.DaskPredictor` on a Dask cluster."""
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Iterator, Sequence
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -24,48 +28,21 @@ from robustpose_bench.adapters.base import (
 )
 from robustpose_bench.datasets.types import Dataset
 from robustpose_bench.evaluation.boxes import SampleBoxes
+from robustpose_bench.evaluation.pipeline import (
+    ImageStream,
+    Prepared,
+    StageTimes,
+    crop_attack,
+    crop_hook_for_sample,
+    default_threads,
+    gt_boxes_only,
+)
 from robustpose_bench.evaluation.predictions import Predictions
 from robustpose_bench.evaluation.settings import RunSettings
 from robustpose_bench.evaluation.source import ImageSource
 from robustpose_bench.render.conditions import Condition
 
 log = logging.getLogger(__name__)
-
-
-class _Images:
-    """torch-style map dataset: index -> (index, pixels) for one condition."""
-
-    def __init__(self, source: ImageSource, condition: Condition, indices: Sequence[int]):
-        self.source, self.condition, self.indices = source, condition, list(indices)
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __getitem__(self, i: int) -> tuple[int, np.ndarray, dict]:
-        idx = self.indices[i]
-        image, info = self.source.load_with_info(self.source.dataset.samples[idx], self.condition)
-        return idx, image, info
-
-
-def iter_images(source: ImageSource, condition: Condition, indices: Sequence[int],
-                workers: int, counts: dict | None = None) -> Iterator[tuple[int, np.ndarray]]:
-    """(sample index, pixels) in order; decoding/corrupting in `workers` processes.
-
-    counts: when given, the image-mode attack counters of every image are summed into it.
-    """
-    data = _Images(source, condition, indices)
-    if workers <= 0:
-        items: Iterator = (data[i] for i in range(len(data)))
-    else:
-        from torch.utils.data import DataLoader
-
-        items = iter(DataLoader(data, batch_size=None, shuffle=False, num_workers=workers,
-                                prefetch_factor=4, persistent_workers=False))
-    for idx, image, info in items:
-        if counts is not None:
-            for key, value in info.get("counts", {}).items():
-                counts[key] = counts.get(key, 0) + int(value)
-        yield idx, image
 
 
 def _is_oom(exc: BaseException) -> bool:
@@ -88,43 +65,98 @@ def _ref(sample) -> str:
     return f"image {sample.image_id} ({sample.file_name})"
 
 
-def predict_bottom_up(adapter, adapter_name: str, source: ImageSource, condition: Condition,
-                      indices: Sequence[int], num_keypoints: int, workers: int = 0,
-                      progress: bool = True, counts: dict | None = None
-                      ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray], dict[int, np.ndarray]]:
-    """Bottom-up models: (keypoints (M_i, K, 3), boxes (M_i, 4) = keypoint extents, person
-    scores (M_i,)) per sample index."""
+@contextlib.contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """torch intra-op threads set to `threads` inside the block (restored after); nothing
+    when None or torch is not loaded (an adapter without torch)."""
+    torch = sys.modules.get("torch")
+    if threads is None or torch is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(threads)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _add_counts(total: dict | None, counts: dict | None) -> None:
+    if total is not None and counts:
+        for key, value in counts.items():
+            total[key] = total.get(key, 0) + int(value)
+
+
+class _Clock:
+    """Adds the CPU seconds of the model process's stages to a StageTimes: the adapter's own
+    split (`timings` of the built-in pipeline: warp, model, postprocess) when it keeps one,
+    else its whole call counts as `model`."""
+
+    def __init__(self, adapter: Any, times: StageTimes):
+        self.adapter, self.times = adapter, times
+
+    def call(self, fn: Callable[[], Any]) -> Any:
+        own = getattr(self.adapter, "timings", None)
+        before = dict(own) if isinstance(own, dict) else None
+        t0 = time.process_time()
+        out = fn()
+        total = time.process_time() - t0
+        if before is None:
+            self.times.add({"model": total})
+        else:
+            after = self.adapter.timings
+            split = {k: v - before.get(k, 0.0) for k, v in after.items()}
+            self.times.add(split)
+            self.times.add({"postprocess": max(0.0, total - sum(split.values()))})
+        return out
+
+    def checked(self, fn: Callable[[], Any]) -> Any:
+        t0 = time.process_time()
+        out = fn()
+        self.times.add({"postprocess": time.process_time() - t0})
+        return out
+
+
+def _note(item: Prepared, times: StageTimes, counts: dict | None) -> None:
+    times.add(item.seconds)
+    times.images += 1
+    _add_counts(counts, item.counts)
+
+
+def bottom_up_loop(adapter, adapter_name: str, dataset: Dataset, items: Iterable[Prepared],
+                   num_keypoints: int, times: StageTimes, bar: Any, counts: dict | None = None
+                   ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """Bottom-up models on prepared images: (keypoints (M_i, K, 3), boxes (M_i, 4) = keypoint
+    extents, person scores (M_i,)) per sample index."""
     preds, boxes, scores = {}, {}, {}
-    samples = source.dataset.samples
-    bar = tqdm(total=len(indices), unit="img", desc=condition.id, leave=False,
-               disable=not progress, dynamic_ncols=True)
-    for i, image in iter_images(source, condition, indices, workers, counts):
-        kp, sc = check_bottom_up_output(adapter_name, _ref(samples[i]),
-                                        adapter.predict(image, None), num_keypoints)
+    clock = _Clock(adapter, times)
+    for item in items:
+        _note(item, times, counts)
+        i, image = item.index, item.pixels()
+        out = clock.call(lambda image=image: adapter.predict(image, None))
+        kp, sc = clock.checked(lambda out=out, i=i: check_bottom_up_output(
+            adapter_name, _ref(dataset.samples[i]), out, num_keypoints))
         lo, hi = (kp[..., :2].min(axis=1), kp[..., :2].max(axis=1)) if len(kp) else (
             np.zeros((0, 2)), np.zeros((0, 2)))
         preds[i], scores[i] = kp, sc
         boxes[i] = np.concatenate([lo, hi - lo], axis=1)
         bar.update(1)
-    bar.close()
     return preds, boxes, scores
 
 
-def predict_condition(adapter, adapter_name: str, source: ImageSource, condition: Condition,
-                      boxes: Sequence[SampleBoxes], indices: Sequence[int], num_keypoints: int,
-                      state: PredictState, workers: int = 0,
-                      crop_hook_for: Callable[[int], Callable | None] | None = None,
-                      progress: bool = True, counts: dict | None = None) -> dict[int, np.ndarray]:
-    """Top-down models: keypoints (N_i, K, 3) in image pixels for each sample index.
-
-    crop_hook_for(sample_index) gives the crop-mode attack hook of that image (passed to the
-    adapter's `predict(..., crop_hook=)`), or None.
-    """
+def images_loop(adapter, adapter_name: str, dataset: Dataset, items: Iterable[Prepared],
+                boxes: Sequence[SampleBoxes], num_keypoints: int, state: PredictState,
+                times: StageTimes, bar: Any,
+                crop_hook_for: Callable[[int], Callable | None] | None = None,
+                counts: dict | None = None) -> dict[int, np.ndarray]:
+    """Top-down models on prepared images (the adapter cuts its crops): boxes of several
+    images batched (`predict_batch`) up to `state.batch_size`; on CUDA OOM the batch is
+    halved (images split in two, or the adapter's own crop batch lowered) and retried.
+    crop_hook_for(sample_index) gives the crop-mode attack hook of an image, or None."""
     out: dict[int, np.ndarray] = {}
-    samples = source.dataset.samples
-    pending: list[tuple[int, np.ndarray]] = []
-    n_pending = 0
+    samples = dataset.samples
     batched = hasattr(adapter, "predict_batch") and not is_bottom_up(adapter)
+    clock = _Clock(adapter, times)
 
     def call(items: list[tuple[int, np.ndarray]]) -> list:
         if batched and crop_hook_for is not None:
@@ -137,10 +169,8 @@ def predict_condition(adapter, adapter_name: str, source: ImageSource, condition
                 for i, img in items]
 
     def run(items: list[tuple[int, np.ndarray]]) -> None:
-        """Predict `items`; on CUDA OOM halve the batch: split the images in two, or (one
-        image) lower the adapter's own crop batch, and retry."""
         try:
-            preds = call(items)
+            preds = clock.call(lambda: call(items))
         except Exception as exc:  # noqa: BLE001 - OOM is re-tried, everything else re-raised
             own = getattr(adapter, "batch_size", None)
             if not _is_oom(exc) or (len(items) == 1 and not (isinstance(own, int) and own > 1)):
@@ -162,52 +192,128 @@ def predict_condition(adapter, adapter_name: str, source: ImageSource, condition
                 run(items)
             return
         for (i, _), p in zip(items, preds, strict=True):
-            out[i] = check_output(adapter_name, _ref(samples[i]), p, len(boxes[i]),
-                                  num_keypoints)
+            out[i] = clock.checked(lambda i=i, p=p: check_output(
+                adapter_name, _ref(samples[i]), p, len(boxes[i]), num_keypoints))
 
-    bar = tqdm(total=len(indices), unit="img", desc=condition.id, leave=False,
-               disable=not progress, dynamic_ncols=True)
-    try:
-        for i, image in iter_images(source, condition, indices, workers, counts):
-            if len(boxes[i]) == 0:
-                out[i] = np.zeros((0, num_keypoints, 3))
-                bar.update(1)
-                continue
-            pending.append((i, image))
-            n_pending += len(boxes[i])
-            if n_pending >= state.batch_size:
-                run(pending)
-                bar.update(len(pending))
-                pending, n_pending = [], 0
-        if pending:
+    pending: list[tuple[int, np.ndarray]] = []
+    n_pending = 0
+    for item in items:
+        _note(item, times, counts)
+        i = item.index
+        if len(boxes[i]) == 0:
+            out[i] = np.zeros((0, num_keypoints, 3))
+            bar.update(1)
+            continue
+        pending.append((i, item.pixels()))
+        n_pending += len(boxes[i])
+        times.crops += len(boxes[i])
+        if n_pending >= state.batch_size:
             run(pending)
             bar.update(len(pending))
+            pending, n_pending = [], 0
+    if pending:
+        run(pending)
+        bar.update(len(pending))
+    return out
+
+
+def crops_loop(adapter, adapter_name: str, dataset: Dataset, items: Iterable[Prepared],
+               boxes: Sequence[SampleBoxes], num_keypoints: int, state: PredictState,
+               times: StageTimes, bar: Any, counts: dict | None = None) -> dict[int, np.ndarray]:
+    """Top-down models whose crops the workers cut (`crop_spec`): the crops of several
+    images go to `adapter.predict_crops` together, grouped exactly as `images_loop` groups
+    images (up to `state.batch_size` boxes), so the numbers equal that path's."""
+    from robustpose_bench.adapters.topdown import CropBatch
+
+    out: dict[int, np.ndarray] = {}
+    samples = dataset.samples
+    clock = _Clock(adapter, times)
+    size = tuple(adapter.input_size)
+
+    def run(pending: list[Prepared]) -> None:
+        batch = CropBatch.concat([p.crop_batch() for p in pending], size)
+        kp = clock.call(lambda: adapter.predict_crops(batch))
+        bounds = np.cumsum([0] + [len(boxes[p.index]) for p in pending])
+        for p, a, b in zip(pending, bounds[:-1], bounds[1:], strict=True):
+            out[p.index] = clock.checked(lambda p=p, a=a, b=b: check_output(
+                adapter_name, _ref(samples[p.index]), kp[a:b], len(boxes[p.index]),
+                num_keypoints))
+
+    pending: list[Prepared] = []
+    n_pending = 0
+    for item in items:
+        _note(item, times, counts)
+        i = item.index
+        if len(boxes[i]) == 0:
+            out[i] = np.zeros((0, num_keypoints, 3))
+            bar.update(1)
+            continue
+        pending.append(item)
+        n_pending += len(boxes[i])
+        times.crops += len(boxes[i])
+        if n_pending >= state.batch_size:
+            run(pending)
+            bar.update(len(pending))
+            pending, n_pending = [], 0
+    if pending:
+        run(pending)
+        bar.update(len(pending))
+    return out
+
+
+def _bar(condition: Condition, total: int, progress: bool):
+    return tqdm(total=total, unit="img", desc=condition.id, leave=False, disable=not progress,
+                dynamic_ncols=True)
+
+
+def predict_bottom_up(adapter, adapter_name: str, source: ImageSource, condition: Condition,
+                      indices: Sequence[int], num_keypoints: int, workers: int = 0,
+                      progress: bool = True, counts: dict | None = None
+                      ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """Bottom-up models on the images `indices` of `source` under `condition` (see
+    `bottom_up_loop`); images prepared by `workers` processes."""
+    stream = ImageStream([(condition, indices)], {"image": source, "crop": source}, (),
+                         attack_mode="image", workers=workers)
+    bar = _bar(condition, len(indices), progress)
+    try:
+        return bottom_up_loop(adapter, adapter_name, source.dataset, stream.take(condition),
+                              num_keypoints, StageTimes(), bar, counts)
     finally:
         bar.close()
-    return out
+        stream.close()
+
+
+def predict_condition(adapter, adapter_name: str, source: ImageSource, condition: Condition,
+                      boxes: Sequence[SampleBoxes], indices: Sequence[int], num_keypoints: int,
+                      state: PredictState, workers: int = 0,
+                      crop_hook_for: Callable[[int], Callable | None] | None = None,
+                      progress: bool = True, counts: dict | None = None) -> dict[int, np.ndarray]:
+    """Top-down models: keypoints (N_i, K, 3) in image pixels for each sample index of
+    `indices`, the images of `source` under `condition` prepared by `workers` processes
+    (see `images_loop`)."""
+    stream = ImageStream([(condition, indices)], {"image": source, "crop": source}, boxes,
+                         attack_mode="image", workers=workers)
+    bar = _bar(condition, len(indices), progress)
+    try:
+        return images_loop(adapter, adapter_name, source.dataset, stream.take(condition),
+                           boxes, num_keypoints, state, StageTimes(), bar, crop_hook_for,
+                           counts)
+    finally:
+        bar.close()
+        stream.close()
 
 
 def crop_hook_factory(dataset: Dataset, boxes: Sequence[SampleBoxes], condition: Condition
                       ) -> tuple[Callable[[int], Callable | None], Any]:
     """Per-image crop-mode attack hooks and their shared counter (Pytel et al. protocol)."""
-    from robustpose_bench.occlusion import AttackCounts, make_crop_hook
-    from robustpose_bench.occlusion.attack import persons_arrays
+    from robustpose_bench.occlusion import AttackCounts
 
     spec = condition.attack_spec(dataset.meta)
     counts = AttackCounts()
-    is_gt = all(np.all(b.scores == 1.0) for b in boxes)
-    k = dataset.meta.num_keypoints
+    is_gt = gt_boxes_only(boxes)
 
     def hook_for(i: int):
-        sample, sb = dataset.samples[i], boxes[i]
-        kps, pboxes, keep = persons_arrays(sample.persons, k)
-        if is_gt:
-            pos = {p: j for j, p in enumerate(keep)}
-            match = np.array([pos.get(int(g), -1) for g in sb.gt_index], dtype=np.int64)
-            hook, _ = make_crop_hook(sb.boxes, kps, None, spec, match=match, counts=counts)
-        else:
-            hook, _ = make_crop_hook(sb.boxes, kps, pboxes, spec, counts=counts)
-        return hook
+        return crop_hook_for_sample(dataset, boxes, condition, i, counts, is_gt, spec)
 
     return hook_for, counts
 
@@ -242,59 +348,144 @@ class ConditionOutput:
 
 class Predictor(Protocol):
     """The prediction step of the sweep: the predictions of the images `indices` (sample
-    indices of the data set) under `condition`."""
+    indices of the data set) under `condition`. A predictor may also have `plan(conditions,
+    indices)` (the sweep announces the conditions it will ask for, in order, so the work
+    can run ahead) and `close()` (called when the sweep ends)."""
 
     def predict(self, condition: Condition, indices: Sequence[int]) -> ConditionOutput: ...
 
 
+def adapter_crop_spec(adapter: Any) -> Any:
+    """The adapter's CropSpec when workers can cut its crops (a top-down adapter with
+    `crop_spec()` and `predict_crops`), else None."""
+    if is_bottom_up(adapter) or not callable(getattr(adapter, "predict_crops", None)):
+        return None
+    fn = getattr(adapter, "crop_spec", None)
+    return fn() if callable(fn) else None
+
+
 class LocalPredictor:
-    """`Predictor` running `adapter` in this process (images decoded and corrupted by
-    `settings.workers` processes), with the boxes of every sample; `progress`: a progress bar
-    per condition."""
+    """`Predictor` running `adapter` in this process, with the boxes of every sample.
+
+    The images are decoded and corrupted (and, when the adapter has a `crop_spec`, cut into
+    crops) by `settings.workers` processes (evaluation/pipeline.py), across the planned
+    conditions. threads: torch intra-op threads of this process while predicting (None:
+    the cores left by the workers, `pipeline.default_threads`). progress: a progress bar per
+    condition. `times` sums the CPU seconds per stage (`pipeline.STAGES`).
+    """
 
     def __init__(self, adapter: Any, dataset: Dataset, boxes: Sequence[SampleBoxes],
-                 settings: RunSettings, progress: bool = False):
+                 settings: RunSettings, progress: bool = False, threads: int | None = None):
         self.adapter, self.dataset, self.boxes, self.settings = adapter, dataset, boxes, settings
         self.progress = progress
         self.name = adapter_name(adapter)
         self.bottom_up = is_bottom_up(adapter)
         self.state = PredictState(settings.batch_size)
+        if threads is not None and int(threads) < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+        self.threads = int(threads) if threads is not None else default_threads(
+            settings.workers)
         self.sources = {
             "image": ImageSource(dataset, settings.protocol, settings.rendered_root,
                                  attacks_in_image=True),
             "crop": ImageSource(dataset, settings.protocol, settings.rendered_root,
                                 attacks_in_image=False),
         }
+        self.crop_spec = adapter_crop_spec(adapter)
         self.heatmaps = (bool(settings.stability_conditions) and not self.bottom_up
                          and supports_heatmaps(adapter) and settings.heatmap_images > 0)
+        self.times = StageTimes()
+        self._stream: ImageStream | None = None
+        self._stream_indices: list[int] = []
 
+    # ---------------------------------------------------------------- the stream
+    def plan(self, conditions: Sequence[Condition], indices: Sequence[int]) -> None:
+        """Start preparing the images of `conditions` (in this order) ahead of `predict`."""
+        self.close()
+        if conditions:
+            self._stream_indices = list(indices)
+            self._stream = self._new_stream([(c, self._stream_indices) for c in conditions])
+
+    def close(self) -> None:
+        """Stop the worker processes of the plan."""
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.close()
+
+    def __enter__(self) -> LocalPredictor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _new_stream(self, plan: list[tuple[Condition, list[int]]]) -> ImageStream:
+        return ImageStream(plan, self.sources, self.boxes, self.crop_spec,
+                           self.settings.attack_mode, self.settings.workers)
+
+    def _items(self, condition: Condition, indices: Sequence[int]
+               ) -> tuple[Iterator[Prepared], ImageStream | None]:
+        """The condition's prepared items: from the plan when it is the next planned one,
+        else from a stream of its own (returned, for the caller to close)."""
+        stream = self._stream
+        if stream is not None and stream.planned()[:1] == [condition] and \
+                list(indices) == self._stream_indices:
+            return stream.take(condition), None
+        if stream is not None:
+            log.debug("condition %s is not the next planned one: plan dropped", condition.id)
+            self.close()
+        own = self._new_stream([(condition, list(indices))])
+        return own.take(condition), own
+
+    # ---------------------------------------------------------------- predict
     def predict(self, condition: Condition, indices: Sequence[int]) -> ConditionOutput:
         settings, k = self.settings, self.dataset.meta.num_keypoints
-        use_crop = condition.kind == "attack" and settings.attack_mode == "crop"
+        on_crops = crop_attack(condition, settings.attack_mode)
         hook_for, counter = None, None
-        image_counts: dict | None = {} if condition.kind == "attack" and not use_crop else None
-        if use_crop:
-            hook_for, counter = crop_hook_factory(self.dataset, self.boxes, condition)
-        source = self.sources["crop" if use_crop else "image"]
-        progress = self.progress
-        if self.bottom_up:
-            kp, bx, sc = predict_bottom_up(self.adapter, self.name, source, condition, indices, k,
-                                           settings.workers, progress, image_counts)
-            preds = Predictions(kp, bx, sc)
-        else:
-            kp = predict_condition(self.adapter, self.name, source, condition, self.boxes,
-                                   indices, k, self.state, settings.workers,
-                                   crop_hook_for=hook_for, progress=progress,
-                                   counts=image_counts)
-            preds = Predictions(kp, {i: self.boxes[i].boxes for i in indices},
-                                {i: self.boxes[i].scores for i in indices})
-        out = ConditionOutput(preds)
-        if image_counts is not None:
-            out.attack_counts = image_counts
-        if counter is not None:
-            out.attack_counts = counter.as_dict()
-        if self.heatmaps and (condition.kind == "clean"
-                              or condition in settings.stability_conditions):
-            out.heatmap_stats = heatmap_stats(self.adapter, self.sources["image"], condition,
-                                              self.boxes, list(indices)[:settings.heatmap_images])
+        counts: dict | None = None
+        if condition.kind == "attack":
+            if on_crops and self.crop_spec is not None:  # hooks run by the workers
+                from robustpose_bench.occlusion import AttackCounts
+
+                counts = dict.fromkeys(AttackCounts().as_dict(), 0)
+            elif on_crops:
+                hook_for, counter = crop_hook_factory(self.dataset, self.boxes, condition)
+            else:
+                counts = {}
+        times = StageTimes()
+        bar = _bar(condition, len(indices), self.progress)
+        items, own = self._items(condition, indices)
+        try:
+            with torch_threads(self.threads):
+                if self.bottom_up:
+                    kp, bx, sc = bottom_up_loop(self.adapter, self.name, self.dataset, items, k,
+                                                times, bar, counts)
+                    preds = Predictions(kp, bx, sc)
+                else:
+                    if self.crop_spec is not None:
+                        kp = crops_loop(self.adapter, self.name, self.dataset, items,
+                                        self.boxes, k, self.state, times, bar, counts)
+                    else:
+                        kp = images_loop(self.adapter, self.name, self.dataset, items,
+                                         self.boxes, k, self.state, times, bar, hook_for,
+                                         counts)
+                    preds = Predictions(kp, {i: self.boxes[i].boxes for i in indices},
+                                        {i: self.boxes[i].scores for i in indices})
+                out = ConditionOutput(preds)
+                if counts is not None:
+                    out.attack_counts = counts
+                if counter is not None:
+                    out.attack_counts = counter.as_dict()
+                if self.heatmaps and (condition.kind == "clean"
+                                      or condition in settings.stability_conditions):
+                    out.heatmap_stats = heatmap_stats(
+                        self.adapter, self.sources["image"], condition, self.boxes,
+                        list(indices)[:settings.heatmap_images])
+        except BaseException:
+            self.close()  # the plan's position is lost with the unfinished condition
+            raise
+        finally:
+            bar.close()
+            if own is not None:
+                own.close()
+        self.times.merge(times)
         return out

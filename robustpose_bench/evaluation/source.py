@@ -3,6 +3,7 @@ rendered benchmark folder (`--corrupted`), or the engine in memory (`--on-the-fl
 per-image function as `generate`, so the pixels are identical)."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,8 +11,8 @@ import numpy as np
 
 from robustpose_bench.datasets.types import Dataset, Sample
 from robustpose_bench.render.conditions import Condition
-from robustpose_bench.render.image import render_in_memory_with_info
-from robustpose_bench.render.imageio import read_image
+from robustpose_bench.render.image import apply_condition
+from robustpose_bench.render.imageio import decode_bytes, encode_image, read_image
 from robustpose_bench.render.jobs import condition_relpath
 from robustpose_bench.render.manifest import read_manifest
 from robustpose_bench.render.protocol import Protocol, get_protocol
@@ -44,8 +45,20 @@ class ImageSource:
 
     def load_with_info(self, sample: Sample, condition: Condition) -> tuple[np.ndarray, dict]:
         """`load` plus the image-mode attack info (empty for other conditions)."""
+        image, info, _ = self.load_timed(sample, condition)
+        return image, info
+
+    def load_timed(self, sample: Sample, condition: Condition
+                   ) -> tuple[np.ndarray, dict, dict[str, float]]:
+        """`load_with_info` plus the CPU seconds of its stages: `decode` (reading the file),
+        `corrupt` (the condition applied in memory), `jpeg` (the protocol's encode + decode
+        round trip of an in-memory corruption). The steps are those of
+        `render.image.render_in_memory_with_info`, so the pixels equal `generate`'s files."""
+        clock = time.process_time
+        t0 = clock()
         if condition.kind == "clean" or (condition.kind == "attack" and not self.attacks_in_image):
-            return read_image(self.dataset.image_path(sample)), {}
+            image = read_image(self.dataset.image_path(sample))
+            return image, {}, {"decode": clock() - t0}
         if condition.kind == "corruption" and self.rendered_root is not None:
             path = self.rendered_root / condition_relpath(condition, self.protocol, sample.file_name)
             if not path.is_file():
@@ -53,7 +66,16 @@ class ImageSource:
                     f"condition {condition.id}: {path} is missing from the rendered benchmark "
                     f"{self.rendered_root}; render it with `robustpose generate` (same --out) or "
                     f"evaluate with --on-the-fly")
-            return read_image(path), {}
+            image = read_image(path)
+            return image, {}, {"decode": clock() - t0}
         image = read_image(self.dataset.image_path(sample))
-        return render_in_memory_with_info(image, condition, self.protocol, sample.file_name,
-                                          sample.persons, self.dataset.meta)
+        t1 = clock()
+        pixels, info = apply_condition(image, condition, self.protocol, sample.file_name,
+                                       sample.persons, self.dataset.meta)
+        t2 = clock()
+        seconds = {"decode": t1 - t0, "corrupt": t2 - t1}
+        if condition.kind == "attack":  # lossless: the pixels as drawn
+            return pixels, info, seconds
+        pixels = decode_bytes(encode_image(pixels, self.protocol.format, self.protocol.quality))
+        seconds["jpeg"] = clock() - t2
+        return pixels, info, seconds

@@ -119,6 +119,16 @@ class Sweep:
             self.store.save_json(condition, HEATMAP_STATS, out.heatmap_stats)
         return out.predictions
 
+    def needs_prediction(self, condition: Condition) -> bool:
+        """Whether `run_unit(condition)` will call the predictor (what a resumed run keeps
+        is not predicted again)."""
+        store = self.store
+        if self.settings.shard is not None:
+            return self.force or not store.has_predictions(condition)
+        if self._finished(condition, store.load_score(condition)):
+            return False
+        return self.force or not store.has_predictions(condition)
+
     def run_unit(self, condition: Condition) -> dict | None:
         """predict -> process -> evaluate -> store one condition; returns its score (None
         for a shard run, which stops after storing the predictions)."""
@@ -152,12 +162,18 @@ class Sweep:
         bar = tqdm(total=len(units), unit="cond", desc="conditions", disable=not self.progress,
                    dynamic_ncols=True)
         scores: dict[Condition, dict | None] = {}
+        plan = getattr(self.predictor, "plan", None)
+        if callable(plan):  # the predictor prepares the images of the next units ahead
+            plan([c for c in units if self.needs_prediction(c)], self.indices)
         try:
             for cond in units:
                 scores[cond] = self.run_unit(cond)
                 bar.update(1)
         finally:
             bar.close()
+            close = getattr(self.predictor, "close", None)
+            if callable(close):
+                close()
         log.info("sweep of %d conditions finished in %.1f s", len(units),
                  time.perf_counter() - start)
         if self.settings.shard is not None:

@@ -1,0 +1,270 @@
+"""The per-image half of the prediction step, run ahead of the model: for each planned
+(condition, image) a worker decodes the image, applies the condition (corruption + JPEG round
+trip, or an image-mode attack) and, for adapters that say how they crop (`crop_spec()`),
+also warps the person crops (with crop-mode attack hooks). The model process only batches
+crops across images and runs the network.
+
+One `ImageStream` covers every (condition, image) the sweep will predict, in order, so the
+workers keep working on the next condition while the model process scores the last one.
+Workers: `torch.utils.data.DataLoader` processes (tensors come back through shared memory),
+each with one torch and one OpenCV thread; `workers=0` does the same work in this process.
+Every item carries the CPU seconds of its stages (`STAGES`), summed by the predictor.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from robustpose_bench.datasets.types import Dataset
+from robustpose_bench.evaluation.boxes import SampleBoxes
+from robustpose_bench.evaluation.source import ImageSource
+from robustpose_bench.render.conditions import Condition
+
+log = logging.getLogger(__name__)
+
+#: Stages of the prediction step whose CPU seconds are measured (`StageTimes`): in the
+#: workers decode, corrupt, jpeg (encode + decode round trip), warp (crop cutting); in the
+#: model process model (network incl. normalisation and flip test), postprocess (heatmap
+#: decoding + back to image pixels, output checks). Scoring is the sweep's.
+STAGES = ("decode", "corrupt", "jpeg", "warp", "model", "postprocess")
+
+#: Items each worker prepares ahead of the model process (DataLoader prefetch_factor).
+PREFETCH = 8
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (the affinity mask, e.g. a container's limit)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def default_threads(workers: int) -> int:
+    """torch intra-op threads of the model process: the cores left by `workers` worker
+    processes (at least 1), so that workers + threads <= cores where possible."""
+    return max(1, available_cores() - max(0, int(workers)))
+
+
+@dataclass
+class StageTimes:
+    """CPU seconds per stage (`STAGES`), summed over items, and what they covered."""
+
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    images: int = 0
+    crops: int = 0
+
+    def add(self, seconds: dict[str, float]) -> None:
+        for k, v in seconds.items():
+            self.seconds[k] = self.seconds.get(k, 0.0) + float(v)
+
+    def merge(self, other: StageTimes) -> None:
+        self.add(other.seconds)
+        self.images += other.images
+        self.crops += other.crops
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"seconds": {k: round(v, 6) for k, v in self.seconds.items()},
+                "images": self.images, "crops": self.crops}
+
+
+@dataclass
+class Prepared:
+    """One (condition, image) made ready for the model.
+
+    position: the item's place in the stream. index: sample index. image: (H, W, 3) uint8
+    pixels (a tensor: shared memory between processes) when the model process cuts the
+    crops, else None. crops: the CropBatch (crops as an (N, h, w, 3) uint8 tensor) when the
+    worker cut them. counts: attack counters of this image (image-mode attack, or crop-mode
+    hooks run by the worker). seconds: CPU seconds per stage.
+    """
+
+    position: int
+    index: int
+    image: Any = None
+    crops: Any = None
+    counts: dict[str, int] | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def pixels(self) -> np.ndarray:
+        return self.image.numpy() if hasattr(self.image, "numpy") else self.image
+
+    def crop_batch(self) -> Any:
+        """The CropBatch with its crops as a NumPy array again."""
+        from robustpose_bench.adapters.topdown import CropBatch
+
+        c = self.crops
+        crops = c.crops.numpy() if hasattr(c.crops, "numpy") else c.crops
+        return CropBatch(crops, c.centers, c.scales, c.matrices)
+
+
+def crop_attack(condition: Condition, attack_mode: str) -> bool:
+    """Whether `condition` is a crop-mode attack (drawn on the model-input crops)."""
+    return condition.kind == "attack" and attack_mode == "crop"
+
+
+def gt_boxes_only(boxes: Sequence[SampleBoxes]) -> bool:
+    """True when every box is a ground-truth box (score 1): crop-mode attacks then match
+    boxes to persons by identity instead of IoU."""
+    return all(np.all(b.scores == 1.0) for b in boxes)
+
+
+def crop_hook_for_sample(dataset: Dataset, boxes: Sequence[SampleBoxes], condition: Condition,
+                         index: int, counts: Any, is_gt: bool, spec: Any = None) -> Any:
+    """The crop-mode attack hook of sample `index` (Pytel et al. protocol), counting into
+    `counts` (an occlusion.AttackCounts). is_gt: `gt_boxes_only(boxes)`. spec: the
+    condition's AttackSpec (computed when None)."""
+    from robustpose_bench.occlusion import make_crop_hook
+    from robustpose_bench.occlusion.attack import persons_arrays
+
+    if spec is None:
+        spec = condition.attack_spec(dataset.meta)
+    sample, sb = dataset.samples[index], boxes[index]
+    kps, pboxes, keep = persons_arrays(sample.persons, dataset.meta.num_keypoints)
+    if is_gt:
+        pos = {p: j for j, p in enumerate(keep)}
+        match = np.array([pos.get(int(g), -1) for g in sb.gt_index], dtype=np.int64)
+        hook, _ = make_crop_hook(sb.boxes, kps, None, spec, match=match, counts=counts)
+    else:
+        hook, _ = make_crop_hook(sb.boxes, kps, pboxes, spec, counts=counts)
+    return hook
+
+
+class PrepareImages:
+    """torch-style map dataset over (condition, sample index) items: item k -> Prepared.
+
+    sources: {"image": source applying attacks to the image, "crop": source leaving them to
+    the crops}. crop_spec: the adapter's CropSpec (crops cut here) or None (pixels only).
+    attack_mode: "crop" or "image" (RunSettings.attack_mode).
+    """
+
+    def __init__(self, items: Sequence[tuple[Condition, int]], sources: dict[str, ImageSource],
+                 boxes: Sequence[SampleBoxes], crop_spec: Any = None, attack_mode: str = "crop"):
+        self.items = list(items)
+        self.sources, self.boxes = sources, boxes
+        self.crop_spec, self.attack_mode = crop_spec, attack_mode
+        self._is_gt: bool | None = None
+        self._specs: dict[Condition, Any] = {}
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, position: int) -> Prepared:
+        import torch
+
+        condition, index = self.items[position]
+        on_crops = crop_attack(condition, self.attack_mode)
+        source = self.sources["crop" if on_crops else "image"]
+        image, info, seconds = source.load_timed(source.dataset.samples[index], condition)
+        counts = info.get("counts")
+        if self.crop_spec is not None and len(self.boxes[index]) == 0:
+            return Prepared(position, index, counts=counts, seconds=seconds)  # nothing to cut
+        if self.crop_spec is None:
+            return Prepared(position, index, image=torch.from_numpy(_writable(image)),
+                            counts=counts, seconds=seconds)
+        hook, hook_counts = None, None
+        if on_crops:
+            from robustpose_bench.occlusion import AttackCounts
+
+            if self._is_gt is None:
+                self._is_gt = gt_boxes_only(self.boxes)
+            if condition not in self._specs:
+                self._specs[condition] = condition.attack_spec(source.dataset.meta)
+            hook_counts = AttackCounts()
+            hook = crop_hook_for_sample(source.dataset, self.boxes, condition, index,
+                                        hook_counts, self._is_gt, self._specs[condition])
+        t0 = time.process_time()
+        batch = self.crop_spec.make(image, self.boxes[index].boxes, hook)
+        seconds["warp"] = time.process_time() - t0
+        batch.crops = torch.from_numpy(batch.crops)
+        if hook_counts is not None:
+            counts = hook_counts.as_dict()
+        return Prepared(position, index, crops=batch, counts=counts, seconds=seconds)
+
+
+def _writable(image: np.ndarray) -> np.ndarray:
+    return image if image.flags.writeable and image.flags.c_contiguous else np.array(image)
+
+
+def _worker_init(_worker_id: int) -> None:
+    """One torch thread per worker process (as the DataLoader does), so that workers x
+    threads stays within the cores; OpenCV's single thread is inherited (`_fork_settings`)."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
+@contextlib.contextmanager
+def _fork_settings() -> Iterator[None]:
+    """OpenCV at one thread while worker processes are forked, restored after: the workers
+    inherit it (calling cv2.setNumThreads in a forked child whose parent used OpenCV's
+    thread pool can hang forever)."""
+    import cv2
+
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
+
+
+class ImageStream:
+    """The Prepared items of a plan of (condition, sample indices), in plan order, made by
+    `workers` processes (0: in this process, when asked for).
+
+    take(condition) yields the items of the next planned condition; asking for another
+    condition is a ValueError (the caller plans again). close() stops the workers.
+    """
+
+    def __init__(self, plan: Sequence[tuple[Condition, Sequence[int]]],
+                 sources: dict[str, ImageSource], boxes: Sequence[SampleBoxes],
+                 crop_spec: Any = None, attack_mode: str = "crop", workers: int = 0,
+                 prefetch: int = PREFETCH):
+        self.plan = deque((c, list(idx)) for c, idx in plan)
+        items = [(c, i) for c, idx in self.plan for i in idx]
+        self.data = PrepareImages(items, sources, boxes, crop_spec, attack_mode)
+        self.workers = max(0, int(workers))
+        self._loader_iter: Iterator[Prepared] | None = None
+        self._next = 0
+        if self.workers > 0 and items:
+            from torch.utils.data import DataLoader
+
+            loader = DataLoader(self.data, batch_size=None, shuffle=False,
+                                num_workers=min(self.workers, len(items)),
+                                prefetch_factor=max(1, int(prefetch)),
+                                worker_init_fn=_worker_init, persistent_workers=False)
+            with _fork_settings():
+                self._loader_iter = iter(loader)
+
+    def planned(self) -> list[Condition]:
+        """The conditions still to be taken, in order."""
+        return [c for c, _ in self.plan]
+
+    def take(self, condition: Condition) -> Iterator[Prepared]:
+        """The items of `condition`, which must be the next planned one."""
+        if not self.plan or self.plan[0][0] != condition:
+            raise ValueError(f"condition {condition.id} is not the next planned one")
+        _, indices = self.plan.popleft()
+        for _ in indices:
+            if self._loader_iter is not None:
+                item = next(self._loader_iter)
+            else:
+                item = self.data[self._next]
+            self._next += 1
+            yield item
+
+    def close(self) -> None:
+        """Stop the worker processes (also when items were left unread)."""
+        it, self._loader_iter = self._loader_iter, None
+        if it is not None and hasattr(it, "_shutdown_workers"):
+            it._shutdown_workers()
+        self.plan.clear()
