@@ -360,15 +360,16 @@ class TopDownHeatmapPipeline:
         """(N, h, w, 3) uint8 crops, or (N, 3, h, w) float grey levels already on the device
         (device crops) -> normalised (N, 3, h, w) float32 on the device."""
         if isinstance(crops, torch.Tensor):
-            x = crops.to(self.device, torch.float32).div(255.0)
-            return (x - self._mean) / self._std
+            x = crops.to(self.device, torch.float32, copy=True)
+            return x.div_(255.0).sub_(self._mean).div_(self._std)
         x = torch.from_numpy(np.ascontiguousarray(crops))
         if self.device.type == "cuda":
             x = x.pin_memory().to(self.device, non_blocking=True)
         # Contiguous NCHW like the reference's ToTensor: a channels-last view would make
-        # the convolutions take other kernels, whose sums round differently.
-        x = x.permute(0, 3, 1, 2).contiguous().float().div_(255.0)
-        return (x - self._mean) / self._std
+        # the convolutions take other kernels, whose sums round differently. One pass to
+        # float NCHW, then in place: the values of ((x / 255) - mean) / std, half the time.
+        x = x.permute(0, 3, 1, 2).to(torch.float32, memory_format=torch.contiguous_format)
+        return x.div_(255.0).sub_(self._mean).div_(self._std)
 
     def _forward_chunk(self, crops: np.ndarray | torch.Tensor) -> torch.Tensor:
         x = self._normalise(crops)

@@ -21,6 +21,19 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     return i, n
 
 
+def check_backend(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """`--backend`: the executor (local, dask; loky = local); an AP engine name gets a hint."""
+    if value is None:
+        return None
+    from robustpose_bench.evaluation.pipeline import check_executor
+
+    try:
+        return check_executor(value, None)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc).replace("ap_backend (--ap-backend)", "--ap-backend"),
+                                 ctx, param) from None
+
+
 @click.command(name="evaluate")
 @click.option("--model", "model_spec", required=True,
               help="path/to/file.py:Class, package.module:Class, a zoo name (see `robustpose "
@@ -75,12 +88,20 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 @click.option("--metric", type=click.Choice(["auto", "AP", "PCKh"]), default="auto", show_default=True)
 @click.option("--use-area/--no-use-area", default=True, show_default=True,
               help="OKS area from the annotation (True) or 0.53*w*h of the GT box (xtcocotools).")
-@click.option("--backend", default="auto", show_default=True,
-              help="AP backend: auto, pycocotools, xtcocotools, faster-coco-eval.")
+@click.option("--ap-backend", default="auto", show_default=True,
+              help="AP engine: auto, pycocotools, xtcocotools, faster-coco-eval.")
 @click.option("--device", default=None, help="cuda, cuda:1 or cpu (default: cuda if available).")
 @click.option("--batch-size", type=int, default=32, show_default=True, help="Person crops per batch.")
 @click.option("--workers", type=int, default=0, show_default=True,
-              help="Processes decoding and corrupting images ahead of the model.")
+              help="local: processes decoding, corrupting and cropping images ahead of the "
+                   "model; dask without --scheduler: worker processes of the cluster made here.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="torch threads of the model process [default: cores - workers, at least 1].")
+@click.option("--backend", default=None, callback=check_backend, metavar="local|dask",
+              help="Where the prediction step runs: local (default) or dask (the cluster at "
+                   "--scheduler, or one made on this machine); as for generate and attack.")
+@click.option("--scheduler", default=None, metavar="ADDR",
+              help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (implies --backend dask).")
 @click.option("--shard", default=None, help="i/n: evaluate every n-th image from i; merge with "
                                             "`robustpose merge`.")
 @click.option("--allow-partial", is_flag=True, help="Summarise even if conditions are missing "
@@ -92,8 +113,9 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 def command(model_spec, model_args, trust_checkpoint, benchmark, definition, root, ann, images,
             gt_mat, dataset_name, corrupted, on_the_fly, boxes, gt_boxes, corruptions,
             severities, attacks, attack_mode, stability, stability_corruptions,
-            stability_severities, protocol, seed, metric, use_area, backend, device, batch_size,
-            workers, shard, allow_partial, force, out, no_progress):
+            stability_severities, protocol, seed, metric, use_area, ap_backend, device,
+            batch_size, workers, threads, backend, scheduler, shard, allow_partial, force, out,
+            no_progress):
     """Evaluate a model on a data set and its corrupted copies: writes per-condition
     predictions and scores under --out, then summary.json (clean, mPC, rPC, per corruption)
     and per_condition.csv. Re-running resumes; finished conditions are kept unless --force."""
@@ -115,9 +137,10 @@ def command(model_spec, model_args, trust_checkpoint, benchmark, definition, roo
         severities=severities, attacks=attacks, attack_mode=attack_mode,
         stability=stability_corruptions if stability else None,
         stability_severities=stability_severities, protocol=protocol, seed=seed, metric=metric,
-        use_area=use_area, backend=backend, device=device, batch_size=batch_size,
-        workers=workers, shard=parse_shard(shard), allow_partial=allow_partial, force=force,
-        out=out, progress=not no_progress)
+        use_area=use_area, ap_backend=ap_backend, device=device, batch_size=batch_size,
+        workers=workers, threads=threads, backend=backend, scheduler=scheduler,
+        shard=parse_shard(shard), allow_partial=allow_partial, force=force, out=out,
+        progress=not no_progress)
     if summary is None:
         click.echo(f"shard {shard} done: predictions under {out}; combine the shards with "
                    f"`robustpose merge`", err=True)

@@ -11,7 +11,8 @@ from typing import Any
 
 from robustpose_bench.evaluation.boxes import boxes_for_dataset
 from robustpose_bench.evaluation.evaluators import default_metric
-from robustpose_bench.evaluation.predict import LocalPredictor
+from robustpose_bench.evaluation.pipeline import check_executor
+from robustpose_bench.evaluation.predict import LocalPredictor, wants_heatmaps
 from robustpose_bench.evaluation.resolve import (
     attack_conditions,
     benchmark_record,
@@ -40,12 +41,14 @@ def evaluate(model: Any, data: Any, conditions: Any = "all", *, boxes: str | Pat
              root: str | Path | None = None, severities: Any = None,
              attacks: str | Path | None = None, attack_mode: str = "crop",
              stability: Any = None, stability_severities: Any = None,
-             metric: str = "auto", backend: str = "auto", use_area: bool = True,
+             metric: str = "auto", ap_backend: str = "auto", use_area: bool = True,
              batch_size: int = 32, rendered: str | Path | None = None, seed: int | None = None,
              allow_partial: bool | None = None, force: bool = False,
              shard: tuple[int, int] | None = None, heatmap_images: int = 32,
              trust_checkpoint: bool = False, name: str | None = None,
-             method: str | None = None, progress: bool = False) -> Summary | None:
+             method: str | None = None, backend: str | None = None,
+             scheduler: str | None = None, threads: int | None = None,
+             progress: bool = False) -> Summary | None:
     """Evaluate a pose model on a data set under clean + corrupted (+ attacked) conditions.
 
     model: an adapter (any object with `predict(image, boxes)`, docs/adapters.md), a torch
@@ -75,9 +78,17 @@ def evaluate(model: Any, data: Any, conditions: Any = "all", *, boxes: str | Pat
         None: allowed unless every benchmark corruption is requested.
     shard: (i, n) predicts every n-th image from i into `out` and returns None (combine
         with `merge_shards`).
+    ap_backend: the AP engine (`auto`, `pycocotools`, `xtcocotools`, `faster-coco-eval`).
+    backend / scheduler: where the prediction step runs: `local` (default; `workers`
+        processes decode, corrupt and crop the images ahead of the model, `threads` torch
+        threads in this process, default the cores left by the workers) or `dask`: a Dask
+        cluster at `scheduler` (e.g. "tcp://10.0.0.5:8786"; a scheduler alone means dask),
+        or without one a cluster made on this machine (one worker per GPU, else `workers`
+        processes); docs/scaling.md.
 
     Returns the Summary (percent): clean, mPC, rPC, per_condition, attacks, stability.
     """
+    executor = check_executor(backend, scheduler)
     with tempfile.TemporaryDirectory(prefix="robustpose-") as tmp:
         synth_dir = Path(out) / "data" if out is not None else Path(tmp)
         resolved = resolve_data(data, root, synth_dir)
@@ -98,7 +109,7 @@ def evaluate(model: Any, data: Any, conditions: Any = "all", *, boxes: str | Pat
             protocol=proto, data=resolved.spec, conditions=conds, stability_conditions=stab,
             rendered_root=Path(rendered) if rendered is not None else None, boxes=box_source,
             metric=default_metric(meta) if metric == "auto" else metric, use_area=use_area,
-            backend=backend,
+            backend=ap_backend,
             attack_mode=effective_attack_mode(adapter, attack_mode,
                                               any(c.kind == "attack" for c in conds)),
             postprocess=not info["bottom_up"],
@@ -108,7 +119,17 @@ def evaluate(model: Any, data: Any, conditions: Any = "all", *, boxes: str | Pat
             benchmark=benchmark_record(rendered_name or resolved.benchmark_name, proto, conds,
                                        dataset),
             model=info)
-        return run_settings(adapter, dataset, settings, out, force=force, progress=progress)
+        spec = None
+        if executor == "dask":
+            from robustpose_bench.evaluation.distributed import ModelSpec, model_options
+
+            spec = ModelSpec(model, model_options(
+                input_size=input_size, model_args=dict(model_args) if model_args else None,
+                device=device, trust_checkpoint=trust_checkpoint or None, name=name,
+                method=method))
+        return run_settings(adapter, dataset, settings, out, force=force, progress=progress,
+                            backend=executor, scheduler=scheduler, threads=threads,
+                            model_spec=spec)
 
 
 def _full_benchmark(conditions: Sequence[Condition]) -> bool:
@@ -120,9 +141,13 @@ def _full_benchmark(conditions: Sequence[Condition]) -> bool:
 
 def run_settings(adapter: Any, dataset: Any, settings: RunSettings,
                  out: str | Path | None = None, *, force: bool = False,
-                 progress: bool = False) -> Summary | None:
+                 progress: bool = False, backend: str = "local", scheduler: str | None = None,
+                 threads: int | None = None, model_spec: Any = None) -> Summary | None:
     """Run (or resume) the sweep of `settings` with `adapter` on `dataset`; with `out`, the
-    settings are recorded in `<out>/run.json` first."""
+    settings are recorded in `<out>/run.json` first. backend / scheduler / threads: see
+    `evaluate`; model_spec: how Dask workers make the adapter (`distributed.ModelSpec`;
+    default: `adapter` itself, pickled)."""
+    backend = check_executor(backend, scheduler)
     if settings.shard is not None and out is None:
         raise ValueError("a shard run needs an output folder (out=...) for its predictions")
     detections = None
@@ -134,9 +159,30 @@ def run_settings(adapter: Any, dataset: Any, settings: RunSettings,
     if out is not None:
         Path(out).mkdir(parents=True, exist_ok=True)
         settings.save(out)
-    predictor = LocalPredictor(adapter, dataset, boxes, settings, progress=progress)
-    sweep = Sweep(dataset, settings, predictor, make_store(out, settings), boxes, force=force,
-                  progress=progress)
+    store = make_store(out, settings)
+    if backend == "dask":
+        from robustpose_bench.evaluation.distributed import (
+            DaskPredictor,
+            ModelSpec,
+            dask_client,
+            default_chunk_size,
+            wait_for_workers,
+        )
+
+        with dask_client(scheduler, settings.workers or None) as client:
+            n_workers = wait_for_workers(client, scheduler)
+            n_images = len(dataset) // (settings.shard[1] if settings.shard else 1)
+            predictor = DaskPredictor(client, model_spec or ModelSpec(adapter), dataset, boxes,
+                                      settings, chunk_size=default_chunk_size(n_images, n_workers),
+                                      progress=progress, heatmaps=wants_heatmaps(adapter, settings))
+            try:
+                return Sweep(dataset, settings, predictor, store, boxes, force=force,
+                             progress=progress).run(out)
+            finally:
+                predictor.shutdown()
+    predictor = LocalPredictor(adapter, dataset, boxes, settings, progress=progress,
+                               threads=threads)
+    sweep = Sweep(dataset, settings, predictor, store, boxes, force=force, progress=progress)
     return sweep.run(out)
 
 

@@ -40,6 +40,30 @@ STAGES = ("decode", "corrupt", "jpeg", "warp", "model", "postprocess")
 PREFETCH = 8
 
 
+#: Where the prediction step runs: this machine (data-loader worker processes feeding the
+#: model in this process) or a Dask cluster (evaluation/distributed.py). The same `--backend`
+#: values as `generate` / `attack` (which also accept `loky`, the joblib name of local).
+EXECUTORS = ("local", "dask")
+
+
+def check_executor(backend: str | None, scheduler: str | None) -> str:
+    """The executor of (`backend`, `scheduler`): a scheduler address alone means dask; an
+    AP engine name or anything else is refused in one line naming the option."""
+    if backend is None:
+        return "dask" if scheduler else "local"
+    if backend == "loky":
+        backend = "local"
+    if backend not in EXECUTORS:
+        from robustpose_bench.metrics.coco import list_backends
+
+        hint = (f"; {backend!r} is an AP engine: pass it as ap_backend (--ap-backend)"
+                if backend in (*list_backends(), "auto") else "")
+        raise ValueError(f"backend {backend!r}: choose local or dask{hint}")
+    if backend == "local" and scheduler:
+        raise ValueError(f"a scheduler ({scheduler}) needs backend dask, not local")
+    return backend
+
+
 def available_cores() -> int:
     """CPU cores this process may run on (the affinity mask, e.g. a container's limit)."""
     try:
@@ -84,7 +108,9 @@ class Prepared:
     pixels (a tensor: shared memory between processes) when the model process cuts the
     crops, else None. crops: the CropBatch (crops as an (N, h, w, 3) uint8 tensor) when the
     worker cut them. counts: attack counters of this image (image-mode attack, or crop-mode
-    hooks run by the worker). seconds: CPU seconds per stage.
+    hooks run by the worker). seconds: CPU seconds per stage. error: the exception preparing
+    the image raised (an unreadable image, a missing rendered file), raised again by the
+    model process as it is (one line) instead of the data loader's wrapped traceback.
     """
 
     position: int
@@ -93,6 +119,7 @@ class Prepared:
     crops: Any = None
     counts: dict[str, int] | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    error: BaseException | None = None
 
     def pixels(self) -> np.ndarray:
         return self.image.numpy() if hasattr(self.image, "numpy") else self.image
@@ -158,6 +185,17 @@ class PrepareImages:
         return len(self.items)
 
     def __getitem__(self, position: int) -> Prepared:
+        try:
+            return self._prepare(position)
+        except (OSError, ValueError) as exc:
+            if _picklable(exc):
+                import traceback
+
+                exc.add_note("".join(traceback.format_exception(exc)).rstrip())
+                return Prepared(position, self.items[position][1], error=exc)
+            raise
+
+    def _prepare(self, position: int) -> Prepared:
         import torch
 
         condition, index = self.items[position]
@@ -188,6 +226,16 @@ class PrepareImages:
         if hook_counts is not None:
             counts = hook_counts.as_dict()
         return Prepared(position, index, crops=batch, counts=counts, seconds=seconds)
+
+
+def _picklable(exc: BaseException) -> bool:
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:  # noqa: BLE001 - anything that cannot cross a process boundary
+        return False
+    return True
 
 
 def _writable(image: np.ndarray) -> np.ndarray:

@@ -118,6 +118,8 @@ class _Clock:
 
 
 def _note(item: Prepared, times: StageTimes, counts: dict | None) -> None:
+    if item.error is not None:
+        raise item.error
     times.add(item.seconds)
     times.images += 1
     _add_counts(counts, item.counts)
@@ -355,6 +357,13 @@ class Predictor(Protocol):
     def predict(self, condition: Condition, indices: Sequence[int]) -> ConditionOutput: ...
 
 
+def wants_heatmaps(adapter: Any, settings: RunSettings) -> bool:
+    """Whether the run measures heatmap statistics (stability conditions, a top-down adapter
+    with `heatmaps`, heatmap_images > 0)."""
+    return (bool(settings.stability_conditions) and not is_bottom_up(adapter)
+            and supports_heatmaps(adapter) and settings.heatmap_images > 0)
+
+
 def adapter_crop_spec(adapter: Any) -> Any:
     """The adapter's CropSpec when workers can cut its crops (a top-down adapter with
     `crop_spec()` and `predict_crops`), else None."""
@@ -392,8 +401,7 @@ class LocalPredictor:
                                 attacks_in_image=False),
         }
         self.crop_spec = adapter_crop_spec(adapter)
-        self.heatmaps = (bool(settings.stability_conditions) and not self.bottom_up
-                         and supports_heatmaps(adapter) and settings.heatmap_images > 0)
+        self.heatmaps = wants_heatmaps(adapter, settings)
         self.times = StageTimes()
         self._stream: ImageStream | None = None
         self._stream_indices: list[int] = []
