@@ -35,6 +35,12 @@ from robustpose_bench.cli._common import (
 @click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True,
               help="JPEG quality for --format jpg.")
 @jobs_option()
+@click.option("--backend", type=click.Choice(["local", "loky", "dask"]), default="local",
+              show_default=True, help="local (= loky): processes on this machine; dask: the "
+                                      "cluster at --scheduler (as for generate and evaluate).")
+@click.option("--scheduler", default=None, metavar="ADDR",
+              help="Dask scheduler address for --backend dask, e.g. tcp://10.0.0.5:8786 "
+                   "(without it: a cluster in this process).")
 @click.option("--force", is_flag=True,
               help="Re-render every file, also into a folder rendered with other settings.")
 @max_pixels_option()
@@ -45,7 +51,7 @@ from robustpose_bench.cli._common import (
 @click.option("--no-progress", is_flag=True)
 @user_errors
 def command(ann, images, out, targets, modes, radii, grid, dataset_name, fmt, quality, jobs,
-            force, max_pixels, size_mismatch, no_progress):
+            backend, scheduler, force, max_pixels, size_mismatch, no_progress):
     """Render keypoint / body-part occlusion attacks (blackout, meanout, blur) of every
     annotated person, on the full image, for bottom-up models and external tools. The
     crop-mode protocol of Pytel et al. runs inside `robustpose evaluate --attacks`.
@@ -69,9 +75,12 @@ def command(ann, images, out, targets, modes, radii, grid, dataset_name, fmt, qu
     conditions = [Condition.from_attack(s) for s in specs]
     protocol = get_protocol("robustpose").with_overrides(format=fmt, quality=quality)
     click.echo(f"rendering {len(conditions)} attacks x {len(dataset)} images to {out}", err=True)
+    if scheduler and backend != "dask":
+        raise click.UsageError("--scheduler needs --backend dask")
     manifest, report = attack_benchmark(dataset, out, conditions, protocol, jobs=jobs,
                                         force=force, progress=not no_progress,
-                                        checks=ImageChecks(max_pixels, size_mismatch))
+                                        checks=ImageChecks(max_pixels, size_mismatch),
+                                        backend=backend, scheduler=scheduler)
     attacked = {cid: sum(info.get("counts", {}).get("attacked", 0) for info in per.values())
                 for cid, per in report.attack_info.items()}
     for cid in (c.id for c in conditions):

@@ -40,7 +40,9 @@ from robustpose_bench.cli._common import (
 @click.option("--format", "fmt", type=click.Choice(["jpg", "png"]), default=None)
 @click.option("--quality", type=click.IntRange(1, 100), default=None, help="JPEG quality 1..100.")
 @jobs_option()
-@click.option("--backend", type=click.Choice(["loky", "dask"]), default="loky", show_default=True)
+@click.option("--backend", type=click.Choice(["local", "loky", "dask"]), default="local",
+              show_default=True, help="local (= loky): processes on this machine; dask: the "
+                                      "cluster at --scheduler (as for attack and evaluate).")
 @click.option("--scheduler", default=None, help="Dask scheduler address for --backend dask.")
 @click.option("--force", is_flag=True,
               help="Re-render every file, also into a folder rendered with other settings.")

@@ -120,16 +120,19 @@ def generate_benchmark(dataset: Dataset, out: str | Path, corruptions: Sequence[
 def attack_benchmark(dataset: Dataset, out: str | Path, conditions: Sequence[Condition],
                      protocol: Protocol | None = None, jobs: int = 1, name: str | None = None,
                      force: bool = False, progress: bool = True,
-                     checks: ImageChecks = ImageChecks()) -> tuple[dict, RenderReport]:
+                     checks: ImageChecks = ImageChecks(), backend: str = "loky",
+                     scheduler: str | None = None) -> tuple[dict, RenderReport]:
     """Render image-mode occlusion attacks `<out>/<mode>/<target>/<file_name>` plus
     `attacked_persons.json` (per condition and image: which persons were attacked/skipped).
-    protocol None: lossless PNG, so the files hold the attack's exact pixels."""
+    protocol None: lossless PNG, so the files hold the attack's exact pixels. backend /
+    scheduler: as `generate_benchmark` (local processes or a Dask cluster)."""
     out = Path(out)
     protocol = protocol or get_protocol("robustpose").with_overrides(format="png")
     base = _manifest_base("attack", dataset, protocol, list(conditions), name)
     with output_lock(out):
         report = run_render(dataset, list(conditions), out, protocol, jobs=jobs, force=force,
-                            progress=progress, settings=settings_of(base), checks=checks)
+                            progress=progress, settings=settings_of(base), checks=checks,
+                            backend=backend, scheduler=scheduler)
         atomic_write_json(out / "attacked_persons.json", report.attack_info)
         manifest = _finish(out, base, report)
     return manifest, report

@@ -35,6 +35,8 @@ from robustpose_bench.render.resume import Journal, default_settings, plan_resum
 log = logging.getLogger(__name__)
 
 SIZE_MISMATCH_POLICIES = ("error", "warn")
+#: Executors of a render run: `local` (joblib processes; `loky` is the same), `dask`.
+BACKENDS = ("local", "loky", "dask")
 
 
 @dataclass(frozen=True)
@@ -244,15 +246,19 @@ def run_render(dataset: Dataset, conditions: Sequence[Condition], out_root: str 
     settings: the folder's pixel settings (render/resume.py `SETTING_KEYS`; default from
     `dataset` and `protocol`): a folder rendered with others is refused unless `force`, which
     re-renders everything. The folder's earlier conditions are rendered (checked) too.
-    backend: `loky` (local processes) or `dask` (joblib's Dask backend on the cluster at
-    `scheduler`, e.g. `tcp://127.0.0.1:8786`). Images that cannot be rendered are collected
-    in `RenderReport.failed` (file -> one-line error) and do not stop the run.
+    backend: `local` (= `loky`: joblib processes on this machine) or `dask` (joblib's Dask
+    backend on the cluster at `scheduler`, e.g. `tcp://127.0.0.1:8786`; without one, an
+    in-process cluster). Images that cannot be rendered are collected in
+    `RenderReport.failed` (file -> one-line error) and do not stop the run.
     """
     from joblib import Parallel, delayed, parallel_config
 
     out_root = Path(out_root)
-    if backend not in ("loky", "dask"):
-        raise ValueError(f"unknown backend {backend!r}; valid: loky, dask")
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")
+    backend = "loky" if backend == "local" else backend
+    if scheduler and backend != "dask":
+        raise ValueError(f"a scheduler ({scheduler}) needs backend dask, not {backend}")
     if backend == "loky" and (jobs == 0 or jobs < -1):
         raise ValueError(f"jobs={jobs}: expected a positive number of processes, or -1 for all "
                          f"cores")
@@ -284,9 +290,7 @@ def run_render(dataset: Dataset, conditions: Sequence[Condition], out_root: str 
     client = None
     try:
         if backend == "dask":
-            from dask.distributed import Client
-
-            client = Client(scheduler) if scheduler else Client(processes=False)
+            client = _dask_client(scheduler)
             ctx = parallel_config(backend="dask")
         else:
             ctx = parallel_config(backend="loky" if jobs != 1 else "sequential")
@@ -306,6 +310,23 @@ def run_render(dataset: Dataset, conditions: Sequence[Condition], out_root: str 
         report.removed = _remove_stale_files(out_root, plan.previous_files - set(report.hashes))
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _dask_client(scheduler: str | None):
+    """A Client of the cluster at `scheduler` (one-line error when unreachable), or of an
+    in-process cluster."""
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise ValueError("--backend dask needs dask.distributed: pip install "
+                         "'robustpose-bench[dask]'") from None
+    if not scheduler:
+        return Client(processes=False)
+    try:
+        return Client(scheduler, timeout="30s")
+    except (OSError, TimeoutError) as exc:
+        raise ValueError(f"cannot reach the Dask scheduler at {scheduler}: "
+                         f"{' '.join(str(exc).split()) or type(exc).__name__}") from None
 
 
 def _remove_stale_files(root: Path, rels: Iterable[str]) -> int:
