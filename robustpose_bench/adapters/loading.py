@@ -80,7 +80,7 @@ def _resolve_class(spec: str) -> tuple[Any, str]:
 ZOO_ARGS: dict[str, Any] = {
     "checkpoint": str, "checkpoint_format": str, "input_size": str, "num_keypoints": int,
     "flip_test": bool, "shift_heatmap": bool, "batch_size": int, "decode": str, "amp": bool,
-    "name": str, "method": str, "model": str,
+    "name": str, "method": str, "model": str, "device_crops": bool,
 }
 
 
@@ -176,6 +176,7 @@ def load_zoo_adapter(name: str | None, model_args: Mapping[str, str], meta: Any 
         batch_size=args.get("batch_size", 32), flip_test=flip_test and meta is not None,
         shift_heatmap=bool(opts.get("shift_heatmap", True)),
         decode=str(opts.get("decode", "standard")), amp=args.get("amp"), keypoint_order=order,
+        device_crops=args.get("device_crops"),
         name=args.get("name") or (f"{name}:{Path(ckpt).name}" if ckpt else name),
         method=args.get("method") or config.get("method"))
     if flip_test and meta is None:
