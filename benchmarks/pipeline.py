@@ -23,8 +23,11 @@ import json
 import logging
 import os
 import platform
+import shutil
 import statistics
+import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -93,6 +96,43 @@ def coco_sized(source: dict, out: Path, num_images: int, boxes_per_image: int = 
     ann.write_text(json.dumps({"images": images, "annotations": anns,
                                "categories": data["categories"]}))
     return ann, images_out
+
+
+class GpuSampler:
+    """GPU utilisation (percent) sampled every 0.5 s with nvidia-smi while the block runs
+    (nothing on CPU devices or without nvidia-smi)."""
+
+    def __init__(self, device: str):
+        self.device, self.samples = device, []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            try:
+                out = subprocess.run(["nvidia-smi", "--query-gpu=utilization.gpu",
+                                      "--format=csv,noheader,nounits"], capture_output=True,
+                                     text=True, timeout=5).stdout.split()
+            except (OSError, subprocess.SubprocessError):
+                return
+            if out:
+                self.samples.append(float(out[0]))
+
+    def __enter__(self) -> GpuSampler:
+        if self.device.startswith("cuda") and shutil.which("nvidia-smi"):
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def summary(self) -> dict:
+        s = sorted(self.samples)
+        return {"mean": round(statistics.fmean(s), 1), "median": s[len(s) // 2],
+                "samples": len(s)}
 
 
 class TimedSweep(Sweep):
@@ -219,8 +259,15 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None,
                     help="torch threads of the model process (default: cores - workers)")
     ap.add_argument("--model", default="synthpose_hrnet_w16_standard",
-                    help="trained model for the share of time outside the model ('' skips)")
+                    help="model for the share of time outside the model: a shipped name or "
+                         "any --model spec of evaluate, e.g. zoo:hrnet_w32 ('' skips)")
+    ap.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
+                    help="model argument (repeatable), e.g. input_size=192x256")
     ap.add_argument("--model-workers", default="0,2")
+    ap.add_argument("--model-only", action="store_true",
+                    help="skip the no-op sweeps (e.g. on a GPU machine)")
+    ap.add_argument("--device", default="cpu", help="device of --model (cuda: fp16 autocast, "
+                    "crops cut on the device, GPU utilisation sampled with nvidia-smi)")
     ap.add_argument("--quick", action="store_true", help="smoke run: 4 + 2 images, 3 "
                     "conditions, 1 repeat")
     ap.add_argument("--json", type=Path, help="also write the results here")
@@ -244,27 +291,38 @@ def main() -> None:
         def noop(meta=synth.meta):
             return CentreHeatmapAdapter(meta, input_size=(192, 256), batch_size=args.batch_size)
 
-        for name, ds in ((f"COCO-sized 640x480, {args.boxes_per_image} boxes", coco),
-                         ("SynthPose val", synth)):
+        sets = ((f"COCO-sized 640x480, {args.boxes_per_image} boxes", coco),
+                ("SynthPose val", synth))
+        for name, ds in sets if not args.model_only else ():
             res = sweep_table(name, noop, ds, conditions, workers, args.repeats,
                               args.batch_size, args.threads)
             res["model"] = "no-op 256x192"
             results.append(res)
         if args.model:
+            from robustpose_bench.adapters.args import parse_model_args
             from robustpose_bench.evaluation.resolve import resolve_model
 
+            model_args = parse_model_args(args.model_arg)
+
             def model(meta=synth.meta):
-                return resolve_model(args.model, meta, device="cpu")[0]
+                return resolve_model(args.model, meta, device=args.device,
+                                     model_args=model_args)[0]
 
             mw = [int(w) for w in args.model_workers.split(",")]
-            res = sweep_table("SynthPose val", model, synth, conditions, mw, args.repeats,
-                              args.batch_size, args.threads)
-            m = model()
-            res["model"] = f"{args.model} {m.input_size[1]}x{m.input_size[0]}"
-            for row in res["by_workers"].values():
-                st = row["stage_cpu_s"]
-                row["share_outside_model"] = round(1 - st["model"] / (sum(st.values()) or 1), 3)
-            results.append(res)
+            for name, ds in sets if args.model_only else sets[1:]:
+                with GpuSampler(args.device) as gpu:
+                    res = sweep_table(name, model, ds, conditions, mw, args.repeats,
+                                      args.batch_size, args.threads)
+                m = model()
+                res["model"] = f"{args.model} {m.input_size[1]}x{m.input_size[0]}"
+                res["device"] = args.device
+                if gpu.samples:
+                    res["gpu_utilisation_percent"] = gpu.summary()
+                for row in res["by_workers"].values():
+                    st = row["stage_cpu_s"]
+                    row["share_outside_model"] = round(
+                        1 - st["model"] / (sum(st.values()) or 1), 3)
+                results.append(res)
     out = {"results": results, "cores": available_cores(), "cpu_count": os.cpu_count(),
            "severity": args.severity, "corruptions": corruptions,
            "machine": platform.processor() or platform.machine(),
