@@ -194,18 +194,33 @@ def run_once(adapter, dataset, conditions: list[Condition], workers: int, batch_
     }
 
 
-def sweep_table(name: str, adapter_factory, dataset, conditions, workers: list[int],
-                repeats: int, batch_size: int, threads: int | None) -> dict:
-    """Every worker count `repeats` times, interleaved; medians and within-repeat ratios."""
-    runs: dict[int, list[dict]] = {w: [] for w in workers}
+def parse_settings(text: str, threads: int | None) -> list[tuple[int, int | None]]:
+    """`0,1,2` or `0,0:1,2` (workers, or workers:threads) -> [(workers, threads)]."""
+    out = []
+    for item in text.split(","):
+        w, _, t = item.partition(":")
+        out.append((int(w), int(t) if t else threads))
+    return out
+
+
+def _label(workers: int, threads: int | None) -> str:
+    return f"{workers}" if threads is None else f"{workers}:{threads}"
+
+
+def sweep_table(name: str, adapter_factory, dataset, conditions,
+                settings: list[tuple[int, int | None]], repeats: int, batch_size: int) -> dict:
+    """Every (workers, threads) setting `repeats` times, interleaved; medians and the
+    within-repeat ratios to the first setting."""
+    labels = [_label(w, t) for w, t in settings]
+    runs: dict[str, list[dict]] = {k: [] for k in labels}
     # warm-up (kernel selection, caches, first imports): two images, untimed
     warm = dataclasses.replace(dataset, samples=dataset.samples[:2])
-    run_once(adapter_factory(), warm, conditions[:2], 0, batch_size, threads)
+    run_once(adapter_factory(), warm, conditions[:2], 0, batch_size, settings[0][1])
     for rep in range(repeats):
-        for w in workers:
-            row = run_once(adapter_factory(), dataset, conditions, w, batch_size, threads)
+        for label, (w, t) in zip(labels, settings, strict=True):
+            row = run_once(adapter_factory(), dataset, conditions, w, batch_size, t)
             row["repeat"] = rep
-            runs[w].append(row)
+            runs[label].append(row)
             print(json.dumps({"set": name, **row}), flush=True)
     summary = {}
     for w, rows in runs.items():
@@ -217,11 +232,11 @@ def sweep_table(name: str, adapter_factory, dataset, conditions, workers: list[i
         summary[w] = {**med, "stage_cpu_s": stage, "threads": rows[0]["threads"],
                       "image_conditions": rows[0]["image_conditions"],
                       "crops": rows[0]["crops"]}
-    base = workers[0]
-    for w in workers[1:]:
+    base = labels[0]
+    for w in labels[1:]:
         ratios = [runs[w][r]["image_conditions_per_s"] / runs[base][r]["image_conditions_per_s"]
                   for r in range(repeats)]
-        summary[w][f"speedup_vs_workers_{base}"] = [round(x, 2) for x in ratios]
+        summary[w][f"speedup_vs_{base}"] = [round(x, 2) for x in ratios]
     return {"set": name, "images": len(dataset), "boxes": int(sum(
         len(b) for b in boxes_for_dataset(dataset, None))), "conditions": len(conditions) + 1,
         "by_workers": summary, "runs": runs}
@@ -240,7 +255,7 @@ def markdown(results: list[dict]) -> str:
             total = sum(st.values()) or 1.0
             pct = " | ".join(f"{100 * st[s] / total:.0f}%" for s in STAGES)
             lines.append(
-                f"| {res['set']} | {res['model']} | {w} | {row['threads']} | "
+                f"| {res['set']} | {res['model']} | {w.split(':')[0]} | {row['threads']} | "
                 f"{row['image_conditions_per_s']:.1f} | {row['crops_per_s']:.0f} | "
                 f"{'x' + '/'.join(f'{v:.2f}' for v in sp) if sp else '1'} | "
                 f"{row['crops_per_cpu_s']:.0f} | {pct} | {row['load_1min']:.1f} |")
@@ -253,7 +268,8 @@ def main() -> None:
     ap.add_argument("--coco-images", type=int, default=8, help="COCO-sized images (640x480)")
     ap.add_argument("--boxes-per-image", type=int, default=20)
     ap.add_argument("--severity", type=int, default=3, help="severity of the 15 corruptions")
-    ap.add_argument("--workers", default="0,1,2", help="comma list; the first is the base")
+    ap.add_argument("--workers", default="0,0:1,1,2",
+                    help="comma list of workers or workers:threads; the first is the base")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--threads", type=int, default=None,
@@ -263,7 +279,7 @@ def main() -> None:
                          "any --model spec of evaluate, e.g. zoo:hrnet_w32 ('' skips)")
     ap.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
                     help="model argument (repeatable), e.g. input_size=192x256")
-    ap.add_argument("--model-workers", default="0,2")
+    ap.add_argument("--model-workers", default="0,0:1,2")
     ap.add_argument("--model-only", action="store_true",
                     help="skip the no-op sweeps (e.g. on a GPU machine)")
     ap.add_argument("--device", default="cpu", help="device of --model (cuda: fp16 autocast, "
@@ -279,7 +295,7 @@ def main() -> None:
         args.images, args.coco_images, args.repeats = 4, 2, 1
         corruptions = ["gaussian_noise", "contrast"]
     conditions = [Condition.corruption(c, args.severity) for c in corruptions]
-    workers = [int(w) for w in args.workers.split(",")]
+    workers = parse_settings(args.workers, args.threads)
     results = []
     with tempfile.TemporaryDirectory(prefix="rpb-pipeline-") as tmp:
         sp = generate(Path(tmp) / "synthpose", split="val", num_images=args.images, seed=0)
@@ -295,7 +311,7 @@ def main() -> None:
                 ("SynthPose val", synth))
         for name, ds in sets if not args.model_only else ():
             res = sweep_table(name, noop, ds, conditions, workers, args.repeats,
-                              args.batch_size, args.threads)
+                              args.batch_size)
             res["model"] = "no-op 256x192"
             results.append(res)
         if args.model:
@@ -308,11 +324,11 @@ def main() -> None:
                 return resolve_model(args.model, meta, device=args.device,
                                      model_args=model_args)[0]
 
-            mw = [int(w) for w in args.model_workers.split(",")]
+            mw = parse_settings(args.model_workers, args.threads)
             for name, ds in sets if args.model_only else sets[1:]:
                 with GpuSampler(args.device) as gpu:
                     res = sweep_table(name, model, ds, conditions, mw, args.repeats,
-                                      args.batch_size, args.threads)
+                                      args.batch_size)
                 m = model()
                 res["model"] = f"{args.model} {m.input_size[1]}x{m.input_size[0]}"
                 res["device"] = args.device
