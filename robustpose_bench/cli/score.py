@@ -74,8 +74,9 @@ def _table(metric: str, scores: dict) -> str:
 @click.option("--use-area/--no-use-area", default=True, show_default=True,
               help="OKS scale = annotation area (COCO); --no-use-area: 0.53 * box w * h "
                    "(xtcocotools, also for the M/L ranges).")
-@click.option("--backend", default="auto", show_default=True,
-              help="AP backend: auto, native, faster-coco-eval, xtcocotools, pycocotools.")
+@click.option("--ap-backend", "--backend", "backend", default="auto", show_default=True,
+              help="AP engine: auto, native, faster-coco-eval, xtcocotools, pycocotools "
+                   "(--backend: the former name).")
 @click.option("--nan-policy", type=click.Choice(["error", "drop"]), default="error",
               show_default=True, help="Results with NaN/inf values: fail, or drop them.")
 @click.option("--gt-mat", type=click.Path(exists=True, dir_okay=False), default=None,
