@@ -11,7 +11,7 @@ from typing import Any
 
 from robustpose_bench.evaluation.boxes import boxes_for_dataset
 from robustpose_bench.evaluation.evaluators import default_metric
-from robustpose_bench.evaluation.pipeline import check_executor
+from robustpose_bench.evaluation.pipeline import check_dask, check_executor
 from robustpose_bench.evaluation.predict import LocalPredictor, wants_heatmaps
 from robustpose_bench.evaluation.resolve import (
     attack_conditions,
@@ -89,6 +89,8 @@ def evaluate(model: Any, data: Any, conditions: Any = "all", *, boxes: str | Pat
     Returns the Summary (percent): clean, mPC, rPC, per_condition, attacks, stability.
     """
     executor = check_executor(backend, scheduler)
+    if executor == "dask":  # before the data and the model: a wrong address fails at once
+        check_dask(scheduler)
     with tempfile.TemporaryDirectory(prefix="robustpose-") as tmp:
         synth_dir = Path(out) / "data" if out is not None else Path(tmp)
         resolved = resolve_data(data, root, synth_dir)
@@ -161,6 +163,7 @@ def run_settings(adapter: Any, dataset: Any, settings: RunSettings,
         settings.save(out)
     store = make_store(out, settings)
     if backend == "dask":
+        check_dask(scheduler)
         from robustpose_bench.evaluation.distributed import (
             DaskPredictor,
             ModelSpec,

@@ -31,6 +31,7 @@ from robustpose_bench.evaluation.predict import ConditionOutput, LocalPredictor,
 from robustpose_bench.evaluation.predictions import Predictions
 from robustpose_bench.evaluation.settings import RunSettings
 from robustpose_bench.render.conditions import Condition
+from robustpose_bench.render.jobs import connect_scheduler
 
 log = logging.getLogger(__name__)
 
@@ -339,17 +340,10 @@ def local_cluster(workers: int | None = None, gpus: int | None = None) -> Any:
 def dask_client(scheduler: str | None, workers: int | None = None) -> Iterator[Any]:
     """A Client of the cluster at `scheduler` (e.g. tcp://10.0.0.5:8786), or of a
     `local_cluster(workers)` made for the block (closed after)."""
-    try:
-        from distributed import Client
-    except ImportError:
-        raise ValueError("--backend dask needs dask.distributed: pip install "
-                         "'robustpose-bench[dask]'") from None
+    from distributed import Client
+
     if scheduler:
-        try:
-            client = Client(scheduler, timeout="30s")
-        except (OSError, TimeoutError) as exc:
-            raise ValueError(f"cannot reach the Dask scheduler at {scheduler}: "
-                             f"{' '.join(str(exc).split()) or type(exc).__name__}") from None
+        client = connect_scheduler(scheduler)
         try:
             yield client
         finally:

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import os
 import time
+import warnings
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -64,6 +65,16 @@ def check_executor(backend: str | None, scheduler: str | None) -> str:
     return backend
 
 
+def check_dask(scheduler: str | None) -> None:
+    """One-line ValueError, before any work, when the dask executor cannot run:
+    dask.distributed missing, or nothing listening at `scheduler` (render/jobs.py)."""
+    from robustpose_bench.render.jobs import probe_scheduler, require_dask
+
+    require_dask()
+    if scheduler:
+        probe_scheduler(scheduler)
+
+
 def available_cores() -> int:
     """CPU cores this process may run on (the affinity mask, e.g. a container's limit)."""
     try:
@@ -76,6 +87,20 @@ def default_threads(workers: int) -> int:
     """torch intra-op threads of the model process: the cores left by `workers` worker
     processes (at least 1), so that workers + threads <= cores where possible."""
     return max(1, available_cores() - max(0, int(workers)))
+
+
+def oversubscribed(workers: int, threads: int) -> bool:
+    """Warn (and return True) when more worker processes than cores, or several torch threads
+    on top of workers that already fill the cores, were asked for: they then take turns on
+    the cores (allowed, but slower for CPU-bound work; docs/scaling.md). The model process's
+    one thread next to `cores` workers is the default and not warned about."""
+    cores, workers, threads = available_cores(), max(0, int(workers)), int(threads)
+    if workers <= cores and (threads <= 1 or workers + threads <= cores):
+        return False
+    log.warning("%d worker processes + %d torch threads on %d cores: they will take turns "
+                "(--workers at most %d, --threads at most the cores left)", workers, threads,
+                cores, cores)
+    return True
 
 
 @dataclass
@@ -286,11 +311,13 @@ class ImageStream:
         if self.workers > 0 and items:
             from torch.utils.data import DataLoader
 
-            loader = DataLoader(self.data, batch_size=None, shuffle=False,
-                                num_workers=min(self.workers, len(items)),
-                                prefetch_factor=max(1, int(prefetch)),
-                                worker_init_fn=_worker_init, persistent_workers=False)
-            with _fork_settings():
+            with warnings.catch_warnings(), _fork_settings():
+                # more workers than cores: already warned about once (`oversubscribed`)
+                warnings.filterwarnings("ignore", message="This DataLoader will create")
+                loader = DataLoader(self.data, batch_size=None, shuffle=False,
+                                    num_workers=min(self.workers, len(items)),
+                                    prefetch_factor=max(1, int(prefetch)),
+                                    worker_init_fn=_worker_init, persistent_workers=False)
                 self._loader_iter = iter(loader)
 
     def planned(self) -> list[Condition]:

@@ -36,6 +36,7 @@ from robustpose_bench.evaluation.pipeline import (
     crop_hook_for_sample,
     default_threads,
     gt_boxes_only,
+    oversubscribed,
 )
 from robustpose_bench.evaluation.predictions import Predictions
 from robustpose_bench.evaluation.settings import RunSettings
@@ -394,6 +395,7 @@ class LocalPredictor:
             raise ValueError(f"threads must be >= 1, got {threads}")
         self.threads = int(threads) if threads is not None else default_threads(
             settings.workers)
+        oversubscribed(settings.workers, self.threads)
         self.sources = {
             "image": ImageSource(dataset, settings.protocol, settings.rendered_root,
                                  attacks_in_image=True),

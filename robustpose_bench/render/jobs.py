@@ -9,10 +9,12 @@ Callers hold the output root's lock (`robustpose_bench.locking.output_lock`).
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -37,6 +39,9 @@ log = logging.getLogger(__name__)
 SIZE_MISMATCH_POLICIES = ("error", "warn")
 #: Executors of a render run: `local` (joblib processes; `loky` is the same), `dask`.
 BACKENDS = ("local", "loky", "dask")
+DASK_SCHEDULER_PORT = 8786  #: Dask's default scheduler port (an address without a port)
+SCHEDULER_PROBE_S = 5.0  #: seconds to wait for a TCP connection to a scheduler
+SCHEDULER_CONNECT_TIMEOUT = "30s"  #: Dask's handshake with a scheduler that accepted it
 
 
 @dataclass(frozen=True)
@@ -315,18 +320,64 @@ def run_render(dataset: Dataset, conditions: Sequence[Condition], out_root: str 
 def _dask_client(scheduler: str | None):
     """A Client of the cluster at `scheduler` (one-line error when unreachable), or of an
     in-process cluster."""
+    require_dask()
+    from dask.distributed import Client
+
+    if not scheduler:
+        return Client(processes=False)
+    return connect_scheduler(scheduler)
+
+
+def require_dask() -> None:
+    """ValueError in one line when dask.distributed is not installed (`--backend dask`)."""
     try:
-        from dask.distributed import Client
+        import distributed  # noqa: F401
     except ImportError:
         raise ValueError("--backend dask needs dask.distributed: pip install "
                          "'robustpose-bench[dask]'") from None
-    if not scheduler:
-        return Client(processes=False)
+
+
+def probe_scheduler(address: str, timeout: float = SCHEDULER_PROBE_S) -> None:
+    """ValueError in one line, within `timeout` seconds, when nothing accepts a TCP
+    connection at the scheduler `address` (tcp://HOST:PORT, HOST:PORT, tcp://HOST: port
+    8786): a mistyped or stopped scheduler fails at once instead of after Dask's connect
+    retries. Other protocols (tls://, ucx://, inproc://) are left to Dask."""
+    scheme, sep, rest = address.partition("://")
+    if not sep:
+        scheme, rest = "tcp", address
+    if scheme != "tcp":
+        return
+    host, colon, port = rest.rstrip("/").rpartition(":")
+    if not colon:
+        host, port = rest.rstrip("/"), str(DASK_SCHEDULER_PORT)
+    host = host.strip("[]")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"scheduler address {address!r}: expected tcp://HOST:PORT")
     try:
-        return Client(scheduler, timeout="30s")
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise ValueError(f"cannot reach the Dask scheduler at {address}: {reason}") from None
+
+
+def connect_scheduler(address: str) -> Any:
+    """A dask.distributed Client of the scheduler at `address`; ValueError in one line when
+    nothing listens there (`probe_scheduler`), the handshake times out, or the server does
+    not speak Dask's protocol."""
+    require_dask()
+    from distributed import Client
+
+    probe_scheduler(address)
+    try:
+        return Client(address, timeout=SCHEDULER_CONNECT_TIMEOUT)
     except (OSError, TimeoutError) as exc:
-        raise ValueError(f"cannot reach the Dask scheduler at {scheduler}: "
+        raise ValueError(f"cannot reach the Dask scheduler at {address}: "
                          f"{' '.join(str(exc).split()) or type(exc).__name__}") from None
+    except Exception as exc:  # noqa: BLE001 - whatever a non-Dask server's reply makes Dask raise
+        raise ValueError(f"cannot reach the Dask scheduler at {address}: the server there did "
+                         f"not complete Dask's handshake ({type(exc).__name__}); is it a Dask "
+                         "scheduler?") from None
 
 
 def _remove_stale_files(root: Path, rels: Iterable[str]) -> int:

@@ -23,8 +23,10 @@ from robustpose_bench.evaluation.boxes import boxes_for_dataset  # noqa: E402
 from robustpose_bench.evaluation.pipeline import (  # noqa: E402
     STAGES,
     available_cores,
+    check_dask,
     check_executor,
     default_threads,
+    oversubscribed,
 )
 from robustpose_bench.evaluation.predict import LocalPredictor  # noqa: E402
 from robustpose_bench.evaluation.resolve import resolve_model  # noqa: E402
@@ -86,6 +88,38 @@ def test_thread_counts():
     with torch_threads(1):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+
+
+def test_oversubscription_is_warned_about(caplog):
+    cores = available_cores()
+    assert not oversubscribed(cores, 1)  # the default: cores workers + the model's thread
+    assert not oversubscribed(0, cores)
+    with caplog.at_level("WARNING", logger="robustpose_bench.evaluation.pipeline"):
+        assert oversubscribed(cores + 1, 1)
+        assert oversubscribed(cores, 2)
+    assert len(caplog.records) == 2 and f"on {cores} cores" in caplog.records[0].message
+
+
+def test_unreachable_scheduler_fails_at_once_in_one_line():
+    import socket
+    import time
+
+    with socket.socket() as s:  # a port nothing listens on: bound, never listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        t0 = time.perf_counter()
+        with pytest.raises(ValueError, match=rf"^cannot reach the Dask scheduler at "
+                                             rf"tcp://127.0.0.1:{port}: [^\n]+$"):
+            rpb.evaluate(MODEL, "synthpose-c", scheduler=f"tcp://127.0.0.1:{port}")
+        assert time.perf_counter() - t0 < 5  # before the data set and the model are made
+    with pytest.raises(ValueError, match=r"^scheduler address 'tcp://h:99999': expected"):
+        check_dask("tcp://h:99999")
+
+
+def test_dask_backend_without_dask_is_one_line(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
+    with pytest.raises(ValueError, match=r"^--backend dask needs dask.distributed: pip install"):
+        rpb.evaluate(MODEL, "synthpose-c", backend="dask")
 
 
 def test_executor_choice_errors():
