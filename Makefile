@@ -45,6 +45,8 @@ bench: venv
 	$(PY) benchmarks/corruptions.py
 	$(PY) benchmarks/metrics.py
 	$(PY) benchmarks/inference.py
+	# the evaluation pipeline (no-op model, workers 0/1/2, time split); the full run: docs/scaling.md
+	$(PY) benchmarks/pipeline.py --images 12 --coco-images 4 --repeats 1 --markdown
 
 lint: venv
 	$(VENV)/bin/ruff check robustpose_bench tests benchmarks

@@ -7,7 +7,8 @@ SynthPose val and on COCO-sized images (SynthPose images upscaled to 640x480, ~2
 each: every person repeated at other places). Per run: image-conditions/s and crops/s (wall
 clock), crops per CPU second of all processes (per-core rate), the CPU seconds per stage
 (decode, corrupt, JPEG round trip, crop warp, model call, postprocess, scoring) and the load
-average. Then the same sweep with a trained model (the shipped `synthpose_hrnet_w16_standard`,
+average; first, the machine's own ceiling (the same independent per-image work in 1 process
+and in `cores` processes at once). Then the same sweep with a trained model (the shipped `synthpose_hrnet_w16_standard`,
 or `--model`) for the share of time outside the model. Every setting is measured `--repeats`
 times, the settings interleaved, and the scaling ratios are taken within each repeat.
 
@@ -194,6 +195,39 @@ def run_once(adapter, dataset, conditions: list[Condition], workers: int, batch_
     }
 
 
+def _corrupt_loop(n: int) -> float:
+    """Wall seconds of n (corruption + JPEG round trip) of one 640x480 image, one thread."""
+    from robustpose_bench.corruptions import corrupt
+
+    cv2.setNumThreads(1)
+    image = np.random.default_rng(0).integers(0, 256, (COCO_SIZE[1], COCO_SIZE[0], 3),
+                                              dtype=np.uint8)
+    t0 = time.perf_counter()
+    for i in range(n):
+        out = corrupt(image, CORRUPTIONS[i % len(CORRUPTIONS)], 3, seed=i)
+        cv2.imdecode(cv2.imencode(".jpg", out)[1], cv2.IMREAD_COLOR)
+    return time.perf_counter() - t0
+
+
+def parallel_ceiling(processes: int, n: int = 45, repeats: int = 2) -> dict:
+    """The machine's own scaling for the workers' kind of work: the same independent CPU
+    work (a worker's per-image stages) in 1 process, then in `processes` at once; the ratio
+    of the rates bounds what `--workers` can gain here (vCPUs that share a physical core, or
+    other jobs on the machine, give less than `processes`x)."""
+    import multiprocessing as mp
+
+    _corrupt_loop(len(CORRUPTIONS))  # warm-up
+    ratios = []
+    for _ in range(repeats):
+        one = n / _corrupt_loop(n)
+        with mp.get_context("fork").Pool(processes) as pool:
+            t0 = time.perf_counter()
+            pool.map(_corrupt_loop, [n] * processes)
+            many = processes * n / (time.perf_counter() - t0)
+        ratios.append(round(many / one, 2))
+    return {"processes": processes, "ratios": ratios, "load_1min": round(os.getloadavg()[0], 2)}
+
+
 def parse_settings(text: str, threads: int | None) -> list[tuple[int, int | None]]:
     """`0,1,2` or `0,0:1,2` (workers, or workers:threads) -> [(workers, threads)]."""
     out = []
@@ -297,6 +331,9 @@ def main() -> None:
     conditions = [Condition.corruption(c, args.severity) for c in corruptions]
     workers = parse_settings(args.workers, args.threads)
     results = []
+    cores = available_cores()
+    ceiling = parallel_ceiling(cores)
+    print(json.dumps({"parallel_ceiling": ceiling}), flush=True)
     with tempfile.TemporaryDirectory(prefix="rpb-pipeline-") as tmp:
         sp = generate(Path(tmp) / "synthpose", split="val", num_images=args.images, seed=0)
         synth = load_dataset(sp["ann_file"], sp["image_root"], dataset_name="synthpose")
@@ -339,7 +376,8 @@ def main() -> None:
                     row["share_outside_model"] = round(
                         1 - st["model"] / (sum(st.values()) or 1), 3)
                 results.append(res)
-    out = {"results": results, "cores": available_cores(), "cpu_count": os.cpu_count(),
+    out = {"results": results, "cores": cores, "cpu_count": os.cpu_count(),
+           "parallel_ceiling": ceiling,
            "severity": args.severity, "corruptions": corruptions,
            "machine": platform.processor() or platform.machine(),
            "units": "rates per wall-clock second; crops per CPU second of all processes; "
@@ -350,6 +388,9 @@ def main() -> None:
                       for r in results}, indent=1))
     if args.markdown:
         print(markdown(results))
+        print(f"\nThe machine's ceiling: {cores} processes doing independent per-image work "
+              f"run at x{'/'.join(str(r) for r in ceiling['ratios'])} the rate of one "
+              f"(load {ceiling['load_1min']}).")
     if args.json:
         atomic_write_json(args.json, out)
 
