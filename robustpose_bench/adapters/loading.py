@@ -23,6 +23,7 @@ from robustpose_bench.adapters.args import (  # noqa: F401 (build_with_args re-e
     parse_input_size,
 )
 from robustpose_bench.adapters.base import AdapterError, adapter_name, validate_adapter
+from robustpose_bench.inference_protocol import DEFAULT_INFERENCE_PROTOCOL
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def _resolve_class(spec: str) -> tuple[Any, str]:
 ZOO_ARGS: dict[str, Any] = {
     "checkpoint": str, "checkpoint_format": str, "input_size": str, "num_keypoints": int,
     "flip_test": bool, "shift_heatmap": bool, "batch_size": int, "decode": str, "amp": bool,
-    "name": str, "method": str, "model": str,
+    "name": str, "method": str, "model": str, "inference_protocol": str,
 }
 
 
@@ -101,9 +102,12 @@ def _wrap_inference_head(model: Any, inference: Mapping[str, Any], ckpt: Any) ->
 
 
 def load_zoo_adapter(name: str | None, model_args: Mapping[str, str], meta: Any = None,
-                     device: str | None = None, trust_checkpoint: bool = False) -> Any:
+                     device: str | None = None, trust_checkpoint: bool = False,
+                     inference_protocol: str | None = None) -> Any:
     """HeatmapTopDownAdapter around zoo model `name` (None: taken from the checkpoint's JSON
-    sidecar or model_args["model"]). model_args: see ZOO_ARGS."""
+    sidecar or model_args["model"]). model_args: see ZOO_ARGS. inference_protocol: the crop
+    conventions (inference_protocol.py; a model argument of that name wins; None: the
+    default)."""
     from robustpose_bench.adapters.topdown import HeatmapTopDownAdapter
     from robustpose_bench.models import create_model, get_model_info
     from robustpose_bench.models.checkpoint import load_checkpoint, read_config
@@ -177,14 +181,17 @@ def load_zoo_adapter(name: str | None, model_args: Mapping[str, str], meta: Any 
         shift_heatmap=bool(opts.get("shift_heatmap", True)),
         decode=str(opts.get("decode", "standard")), amp=args.get("amp"), keypoint_order=order,
         name=args.get("name") or (f"{name}:{Path(ckpt).name}" if ckpt else name),
-        method=args.get("method") or config.get("method"))
+        method=args.get("method") or config.get("method"),
+        inference_protocol=args.get("inference_protocol") or inference_protocol
+        or DEFAULT_INFERENCE_PROTOCOL)
     if flip_test and meta is None:
         logger.warning("no data set meta given: flip test disabled (left/right pairs unknown)")
     return adapter
 
 
 def load_adapter(spec: str, model_args: Mapping[str, str] | None = None, meta: Any = None,
-                 device: str | None = None, trust_checkpoint: bool = False) -> Any:
+                 device: str | None = None, trust_checkpoint: bool = False,
+                 inference_protocol: str | None = None) -> Any:
     """Build the adapter named by a CLI spec.
 
     spec forms:
@@ -198,25 +205,29 @@ def load_adapter(spec: str, model_args: Mapping[str, str] | None = None, meta: A
       (converted by annotation) plus `meta`, `device`, `trust_checkpoint` when the
       constructor has parameters of those names.
     meta: the data set's DatasetMeta (flip pairs, keypoint names); the adapter's declared
-    keypoints are checked against it. Raises AdapterError with what went wrong.
+    keypoints are checked against it. inference_protocol: given to the zoo pipeline and to
+    every constructor with an `inference_protocol` parameter (the ONNX heatmap adapter, user
+    classes). Raises AdapterError with what went wrong.
     """
     from robustpose_bench.adapters.families import find_family
     from robustpose_bench.models import list_models
 
     model_args = dict(model_args or {})
     inject = {"meta": meta, "device": device, "trust_checkpoint": trust_checkpoint}
+    if inference_protocol is not None:
+        inject["inference_protocol"] = inference_protocol
     spec = spec.strip()
     family = find_family(spec)  # hf:, ultralytics:, mmpose:, *.onnx (adapters.families)
     if family is not None:
         adapter = family.load(spec, model_args, inject)
     elif spec.startswith("zoo:") or spec in list_models():
         adapter = load_zoo_adapter(spec.removeprefix("zoo:"), model_args, meta, device,
-                                   trust_checkpoint)
+                                   trust_checkpoint, inference_protocol)
     elif spec.lower().endswith(CHECKPOINT_SUFFIXES) and ":" not in Path(spec).name:
         if not Path(spec).is_file():
             raise AdapterError(f"checkpoint {spec} does not exist")
         adapter = load_zoo_adapter(None, {"checkpoint": spec, **model_args}, meta, device,
-                                   trust_checkpoint)
+                                   trust_checkpoint, inference_protocol)
     elif ":" in spec:
         cls, _ = _resolve_class(spec)
         if not callable(cls):

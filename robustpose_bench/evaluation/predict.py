@@ -24,6 +24,7 @@ from robustpose_bench.adapters.base import (
 )
 from robustpose_bench.datasets.types import Dataset
 from robustpose_bench.evaluation.boxes import SampleBoxes
+from robustpose_bench.evaluation.errors import AdapterCallError
 from robustpose_bench.evaluation.predictions import Predictions
 from robustpose_bench.evaluation.settings import RunSettings
 from robustpose_bench.evaluation.source import ImageSource
@@ -41,9 +42,13 @@ class _Images:
     def __len__(self) -> int:
         return len(self.indices)
 
-    def __getitem__(self, i: int) -> tuple[int, np.ndarray, dict]:
+    def __getitem__(self, i: int) -> tuple[int, np.ndarray | OSError, dict]:
         idx = self.indices[i]
-        image, info = self.source.load_with_info(self.source.dataset.samples[idx], self.condition)
+        try:
+            image, info = self.source.load_with_info(self.source.dataset.samples[idx],
+                                                     self.condition)
+        except OSError as exc:  # an unreadable image: re-raised as it is by iter_images (a
+            return idx, exc, {}  # worker's own re-raise would wrap it in its traceback text)
         return idx, image, info
 
 
@@ -62,6 +67,8 @@ def iter_images(source: ImageSource, condition: Condition, indices: Sequence[int
         items = iter(DataLoader(data, batch_size=None, shuffle=False, num_workers=workers,
                                 prefetch_factor=4, persistent_workers=False))
     for idx, image, info in items:
+        if isinstance(image, BaseException):
+            raise image
         if counts is not None:
             for key, value in info.get("counts", {}).items():
                 counts[key] = counts.get(key, 0) + int(value)
@@ -88,6 +95,16 @@ def _ref(sample) -> str:
     return f"image {sample.image_id} ({sample.file_name})"
 
 
+def _adapter_failed(name: str, what: str, condition: Condition,
+                    exc: BaseException) -> AdapterCallError:
+    """The one-line error of an adapter that raised (or called sys.exit) on an image."""
+    if isinstance(exc, SystemExit):
+        why = f"called sys.exit({exc.code!r})"
+    else:
+        why = f"raised {type(exc).__name__}: {' '.join(str(exc).split()) or '(no message)'}"
+    return AdapterCallError(f"adapter {name} {why} on {what} under condition {condition.id}")
+
+
 def predict_bottom_up(adapter, adapter_name: str, source: ImageSource, condition: Condition,
                       indices: Sequence[int], num_keypoints: int, workers: int = 0,
                       progress: bool = True, counts: dict | None = None
@@ -99,8 +116,11 @@ def predict_bottom_up(adapter, adapter_name: str, source: ImageSource, condition
     bar = tqdm(total=len(indices), unit="img", desc=condition.id, leave=False,
                disable=not progress, dynamic_ncols=True)
     for i, image in iter_images(source, condition, indices, workers, counts):
-        kp, sc = check_bottom_up_output(adapter_name, _ref(samples[i]),
-                                        adapter.predict(image, None), num_keypoints)
+        try:
+            raw = adapter.predict(image, None)
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - named by adapter, image, condition
+            raise _adapter_failed(adapter_name, _ref(samples[i]), condition, exc) from exc
+        kp, sc = check_bottom_up_output(adapter_name, _ref(samples[i]), raw, num_keypoints)
         lo, hi = (kp[..., :2].min(axis=1), kp[..., :2].max(axis=1)) if len(kp) else (
             np.zeros((0, 2)), np.zeros((0, 2)))
         preds[i], scores[i] = kp, sc
@@ -141,10 +161,14 @@ def predict_condition(adapter, adapter_name: str, source: ImageSource, condition
         image) lower the adapter's own crop batch, and retry."""
         try:
             preds = call(items)
-        except Exception as exc:  # noqa: BLE001 - OOM is re-tried, everything else re-raised
+        except SystemExit as exc:
+            raise _adapter_failed(adapter_name, _ref(samples[items[0][0]]), condition,
+                                  exc) from None
+        except Exception as exc:  # noqa: BLE001 - OOM is re-tried, everything else named
             own = getattr(adapter, "batch_size", None)
             if not _is_oom(exc) or (len(items) == 1 and not (isinstance(own, int) and own > 1)):
-                raise
+                raise _adapter_failed(adapter_name, _culprit(items, exc), condition,
+                                      exc) from exc
             import torch
 
             if torch.cuda.is_available():
@@ -164,6 +188,17 @@ def predict_condition(adapter, adapter_name: str, source: ImageSource, condition
         for (i, _), p in zip(items, preds, strict=True):
             out[i] = check_output(adapter_name, _ref(samples[i]), p, len(boxes[i]),
                                   num_keypoints)
+
+    def _culprit(items: list[tuple[int, np.ndarray]], exc: BaseException) -> str:
+        """The image a failed call failed on: the only one, or the first that fails alone."""
+        if len(items) > 1:
+            for item in items:
+                try:
+                    call([item])
+                except Exception:  # noqa: BLE001 - looking for the image that fails
+                    return _ref(samples[item[0]])
+            return "images " + ", ".join(_ref(samples[i]) for i, _ in items)
+        return _ref(samples[items[0][0]])
 
     bar = tqdm(total=len(indices), unit="img", desc=condition.id, leave=False,
                disable=not progress, dynamic_ncols=True)
@@ -261,9 +296,9 @@ class LocalPredictor:
         self.state = PredictState(settings.batch_size)
         self.sources = {
             "image": ImageSource(dataset, settings.protocol, settings.rendered_root,
-                                 attacks_in_image=True),
+                                 attacks_in_image=True, max_pixels=settings.max_pixels),
             "crop": ImageSource(dataset, settings.protocol, settings.rendered_root,
-                                attacks_in_image=False),
+                                attacks_in_image=False, max_pixels=settings.max_pixels),
         }
         self.heatmaps = (bool(settings.stability_conditions) and not self.bottom_up
                          and supports_heatmaps(adapter) and settings.heatmap_images > 0)

@@ -183,7 +183,7 @@ def test_in_memory_equals_on_disk_and_resumes(synthpose_val, tmp_path):
     (lambda d: rpb.evaluate("synthpose_hrnet_w16_standard", d, shard=(0, 2)),
      "a shard run needs an output folder"),
     (lambda d: rpb.evaluate("synthpose_hrnet_w16_standard", d, attack_mode="paint"),
-     "attack mode 'paint'; valid: crop, image"),
+     "attack mode 'paint'; valid: auto, crop, image"),
 ])
 def test_bad_arguments_one_line_errors(synthpose_val, call, message):
     data = rpb.load_dataset(synthpose_val["ann_file"], synthpose_val["image_root"])
