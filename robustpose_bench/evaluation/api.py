@@ -17,6 +17,7 @@ from robustpose_bench.evaluation.resolve import (
     attack_conditions,
     benchmark_record,
     check_attacks,
+    check_device,
     check_rendered,
     effective_attack_mode,
     resolve_boxes,
@@ -109,6 +110,10 @@ def evaluate(model: Any, data: Any, conditions: Any = "all", *, boxes: str | Pat
         check_count("max_pixels", max_pixels, 1)
     if attack_mode not in REQUESTED_ATTACK_MODES:
         raise ValueError(f"attack mode {attack_mode!r}; valid: {', '.join(REQUESTED_ATTACK_MODES)}")
+    # what can be refused without the data or the model is refused before anything is written
+    check_device(device)
+    check_partial(select_conditions(conditions, severities),
+                  True if allow_partial is None else allow_partial)
     options = dict(boxes=boxes, protocol=protocol, workers=workers, device=device,
                    input_size=input_size, model_args=model_args, root=root,
                    severities=severities, attacks=attacks, attack_mode=attack_mode,

@@ -152,15 +152,24 @@ def predict_condition(adapter, adapter_name: str, source: ImageSource, condition
                                           for i, img in items])
         if batched:
             return adapter.predict_batch([(img, boxes[i].boxes) for i, img in items])
-        return [adapter.predict(img, boxes[i].boxes,
-                                **({"crop_hook": crop_hook_for(i)} if crop_hook_for else {}))
-                for i, img in items]
+        preds = []
+        for i, img in items:
+            try:
+                preds.append(adapter.predict(img, boxes[i].boxes, **(
+                    {"crop_hook": crop_hook_for(i)} if crop_hook_for else {})))
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 - OOM re-tried, else named
+                if isinstance(exc, Exception) and _is_oom(exc):
+                    raise
+                raise _adapter_failed(adapter_name, _ref(samples[i]), condition, exc) from exc
+        return preds
 
     def run(items: list[tuple[int, np.ndarray]]) -> None:
         """Predict `items`; on CUDA OOM halve the batch: split the images in two, or (one
         image) lower the adapter's own crop batch, and retry."""
         try:
             preds = call(items)
+        except AdapterCallError:
+            raise
         except SystemExit as exc:
             raise _adapter_failed(adapter_name, _ref(samples[items[0][0]]), condition,
                                   exc) from None
