@@ -98,11 +98,11 @@ def _ref(sample) -> str:
 def _adapter_failed(name: str, what: str, condition: Condition,
                     exc: BaseException) -> AdapterCallError:
     """The one-line error of an adapter that raised (or called sys.exit) on an image."""
+    where = f"adapter {name} on {what} under condition {condition.id}"
     if isinstance(exc, SystemExit):
-        why = f"called sys.exit({exc.code!r})"
-    else:
-        why = f"raised {type(exc).__name__}: {' '.join(str(exc).split()) or '(no message)'}"
-    return AdapterCallError(f"adapter {name} {why} on {what} under condition {condition.id}")
+        return AdapterCallError(f"{where}: called sys.exit({exc.code!r})")
+    detail = " ".join(str(exc).split()) or "(no message)"
+    return AdapterCallError(f"{where}: {type(exc).__name__}: {detail}")
 
 
 def predict_bottom_up(adapter, adapter_name: str, source: ImageSource, condition: Condition,

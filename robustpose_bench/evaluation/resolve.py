@@ -350,7 +350,11 @@ def stability_conditions(selection: Any, severities: Any = None
     if isinstance(selection, str) and selection.strip() in PERTURBATION_SETS:
         name = selection.strip()
         return select_conditions(",".join(PERTURBATION_SETS[name]), severities), name
-    return select_conditions(selection, severities), None
+    try:
+        return select_conditions(selection, severities), None
+    except ValueError as exc:
+        raise ValueError(f"stability: {exc}; or a perturbation set: "
+                         f"{', '.join(PERTURBATION_SETS)}") from None
 
 
 def attack_conditions(grid: Any, meta: DatasetMeta) -> list[Condition]:

@@ -75,9 +75,9 @@ def test_adapter_errors_name_adapter_image_and_condition(small_set, tmp_path):
                               "fail_at=2"))
     assert res.returncode == EXIT_USER and "Traceback" not in res.stderr
     assert _errors(res.stderr) == [
-        "Error: adapter RaisingAdapter raised RuntimeError: CUDA error: an illegal memory "
-        "access was encountered CUDA kernel errors might be asynchronously reported on image 2 "
-        "(sub/img_001.jpg) under condition clean"]
+        "Error: adapter RaisingAdapter on image 2 (sub/img_001.jpg) under condition clean: "
+        "RuntimeError: CUDA error: an illegal memory access was encountered CUDA kernel errors "
+        "might be asynchronously reported"]
     verbose = run_cli("-v", *_eval_args(ann, images, tmp_path / "o", "RaisingAdapter"))
     assert verbose.returncode == EXIT_USER and "Traceback (most recent call last)" in \
         verbose.stderr and "RuntimeError: CUDA error" in verbose.stderr
@@ -85,8 +85,8 @@ def test_adapter_errors_name_adapter_image_and_condition(small_set, tmp_path):
     res = run_cli(*_eval_args(ann, images, tmp_path / "e", "ExitingAdapter"))
     assert res.returncode == EXIT_USER and not (tmp_path / "e" / "summary.json").exists()
     assert _errors(res.stderr) == [
-        "Error: adapter ExitingAdapter called sys.exit(0) on image 1 (img_000.jpg) under "
-        "condition clean"]
+        "Error: adapter ExitingAdapter on image 1 (img_000.jpg) under condition clean: called "
+        "sys.exit(0)"]
     res = run_cli(*_eval_args(ann, images, tmp_path / "l", "ExitOnLoad"))
     assert res.returncode == EXIT_USER and not (tmp_path / "l" / "summary.json").exists()
     assert _errors(res.stderr) == [
