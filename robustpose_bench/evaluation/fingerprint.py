@@ -15,9 +15,10 @@ A fingerprint is a JSON object of named fields (`fields`) and its sha256 (`diges
   conditions to a folder extends the run);
 - `metric`: the headline metric, use_area, post-processing, the OKS-NMS area rule, the AP
   backend, heatmap statistics images;
-- `attack_mode` (the mode used, crop or image) and the robustpose_bench version.
+- `attack_mode` (the mode used, crop or image) and the robustpose_bench version;
+- `shard` ([i, n]) for a shard run, whose predictions cover every n-th image from i.
 
-Not part of it: batch size, worker processes, shards, the conditions, display names. Source
+Not part of it: batch size, worker processes, the conditions, display names. Source
 images are identified by the annotation file (their bytes are not hashed: a rendered folder's
 own index covers the corrupted ones).
 """
@@ -181,4 +182,11 @@ def run_fields(settings: Any, model: Mapping[str, Any], ann_sha256: str | None,
                    "heatmap_images": int(settings.heatmap_images)},
         "attack_mode": settings.attack_mode,
         "robustpose_bench": __version__,
+        # a shard's stored predictions cover its share of the images only
+        **({"shard": list(settings.shard)} if settings.shard is not None else {}),
     }
+
+
+def without_shard(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The fingerprint fields of the whole run a shard belongs to."""
+    return {k: v for k, v in fields.items() if k != "shard"}

@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from robustpose_bench.evaluation.boxes import boxes_for_dataset
-from robustpose_bench.evaluation.fingerprint import differences
+from robustpose_bench.evaluation.fingerprint import differences, without_shard
 from robustpose_bench.evaluation.predictions import Predictions
 from robustpose_bench.evaluation.settings import RunSettings
 from robustpose_bench.evaluation.store import DiskStore
 from robustpose_bench.evaluation.sweep import ATTACK_COUNTS, Sweep
 from robustpose_bench.locking import output_lock
-from robustpose_bench.results import Summary, fingerprint_digest
+from robustpose_bench.results import Summary, condition_fields, fingerprint_digest
 
 
 def _add_counts(total: dict, counts: dict) -> dict:
@@ -41,16 +41,19 @@ def merge_shards(shards: Sequence[str | Path], out: str | Path,
     n = shard_ids[0][1]
     if sorted(i for i, _ in shard_ids) != list(range(n)) or any(m != n for _, m in shard_ids):
         raise ValueError(f"shards {shard_ids} do not cover 0..{n - 1} of one {n}-way split")
-    base = dataclasses.replace(runs[0], shard=None)
+    base = dataclasses.replace(runs[0], shard=None,
+                               fingerprint=without_shard(runs[0].fingerprint))
     if not base.fingerprint:
         raise ValueError(f"{shards[0]}: its run.json has no fingerprint (written by an older "
                          "robustpose); re-run the shards")
 
     def same(r: RunSettings) -> dict:  # what must agree (workers / batch size may differ)
-        return dataclasses.replace(r, shard=None, workers=0, batch_size=1).to_json()
+        return dataclasses.replace(r, shard=None, workers=0, batch_size=1,
+                                   fingerprint=without_shard(r.fingerprint)).to_json()
 
     for s, r in zip(shards, runs, strict=True):
-        diffs = differences(base.fingerprint, r.fingerprint, (f"in {shards[0]}", f"in {s}"))
+        diffs = differences(base.fingerprint, without_shard(r.fingerprint),
+                            (f"in {shards[0]}", f"in {s}"))
         if diffs:
             raise ValueError(f"{s}: not a shard of the run of {shards[0]}: its fingerprint "
                              f"differs ({'; '.join(diffs[:6])})")
@@ -69,9 +72,9 @@ def merge_shards(shards: Sequence[str | Path], out: str | Path,
         sweep = Sweep(dataset, base, None, store, boxes, force=force, progress=progress)
         sweep.check_store(out)
         for cond in base.all_conditions():
-            want = fingerprint_digest(sweep.condition_fields(cond))
             merged, counts = Predictions(), None
-            for s in shards:
+            for s, r in zip(shards, runs, strict=True):
+                want = fingerprint_digest(condition_fields(r.fingerprint, cond.id))
                 shard_store = DiskStore(s)
                 part = shard_store.load_predictions(cond)
                 if part is None:

@@ -196,6 +196,16 @@ def test_merge_refuses_shards_of_another_model(small_set, tmp_path):
         f"{tmp_path / 's1'}: not a shard of the run of {tmp_path / 's0'}: its fingerprint "
         f"differs (model.args.jitter 1 in {tmp_path / 's0'}, 2 in {tmp_path / 's1'})")
     assert not (tmp_path / "m").exists()
+    # a shard folder holds its share of the images: another share into it is another run
+    with pytest.raises(RunMismatchError, match=r"\(shard \[0, 2\] in the folder, \[1, 2\] now\)"):
+        rpb.evaluate(ORACLE, data, "fog/1", model_args={"ann": str(ann), "jitter": "1"},
+                     shard=(1, 2), out=tmp_path / "s0")
+    rpb.evaluate(ORACLE, data, "fog/1", model_args={"ann": str(ann), "jitter": "1"},
+                 shard=(1, 2), out=tmp_path / "s1b")
+    merged = merge_shards([tmp_path / "s0", tmp_path / "s1b"], tmp_path / "m")
+    whole = rpb.evaluate(ORACLE, data, "fog/1", model_args={"ann": str(ann), "jitter": "1"})
+    assert merged.per_condition == whole.per_condition
+    assert merged.fingerprint == whole.fingerprint
 
 
 def test_sigkill_during_evaluate_then_resume_equals_an_uninterrupted_run(small_set, tmp_path):
