@@ -5,9 +5,11 @@ A fingerprint is a JSON object of named fields (`fields`) and its sha256 (`diges
 
 - `model`: the spec as given, the sha256 of every file it names (a `.py` adapter, a `.onnx`
   graph, a checkpoint), the adapter class, the network input size, the model arguments (a
-  file argument by its sha256, display names left out), the checkpoint's sha256, and for a
+  file argument by its sha256, display names left out), the checkpoint's sha256, for a
   torch model without a checkpoint file (an `nn.Module` passed from Python, a zoo model with
-  random weights) the sha256 of its weights;
+  random weights) the sha256 of its weights, and the adapter's own `fingerprint` (attribute
+  or method, JSON-able) when it defines one: an adapter object passed from Python is
+  otherwise known by its class only;
 - `inference_protocol`: the crop conventions (inference_protocol.py);
 - `boxes`: "gt", or the detection file's sha256 and score threshold;
 - `pixels`: the corruption rendering settings (protocol, seed, format, quality) and the
@@ -115,6 +117,9 @@ def model_fields(adapter: Any, spec: str, args: Mapping[str, Any],
     }
     if checkpoint_sha is None and not out["files"]:
         out["weights_sha256"] = weights_sha256(getattr(adapter, "model", None))
+    own = getattr(adapter, "fingerprint", None)  # optional: what else decides its outputs
+    if own is not None:
+        out["adapter_fingerprint"] = _jsonable(own() if callable(own) else own)
     return out
 
 

@@ -92,6 +92,24 @@ def test_extra_conditions_with_the_same_fingerprint_extend_the_run(small_set, tm
     assert set(more.per_condition) == {"fog", "snow"}
 
 
+def test_adapter_objects_are_told_apart_by_their_fingerprint(small_set, tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_fault_adapters_obj", ADAPTERS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    ann, images = small_set
+    data = rpb.load_dataset(ann, images)
+    a, b = module.PoseOracle(str(ann), jitter=0), module.PoseOracle(str(ann), jitter=2)
+    for adapter in (a, b):
+        adapter.fingerprint = lambda adapter=adapter: {"jitter": adapter.jitter}
+    out = tmp_path / "obj"
+    rpb.evaluate(a, data, "fog/1", out=out)
+    with pytest.raises(RunMismatchError, match=r"model.adapter_fingerprint.jitter 0.0 in the "
+                                               r"folder, 2.0 now"):
+        rpb.evaluate(b, data, "fog/1", out=out)
+
+
 def test_changed_checkpoint_at_the_same_path_is_refused(small_set, tmp_path):
     from robustpose_bench.models import create_model
     from robustpose_bench.models.checkpoint import save_checkpoint
