@@ -359,7 +359,7 @@ def main() -> None:
 
             def model(meta=synth.meta):
                 return resolve_model(args.model, meta, device=args.device,
-                                     model_args=model_args)[0]
+                                     model_args=model_args).adapter
 
             mw = parse_settings(args.model_workers, args.threads)
             for name, ds in sets if args.model_only else sets[1:]:

@@ -9,7 +9,13 @@ read it with `Summary.load` and check it with `Summary.validate`. Scores are per
     num_conditions, partial, missing (the aggregates of metrics.robustness.aggregate),
     per_condition {corruption: {"1".."5": score}}, attacks {"<mode>/<target>": {AP, ...}},
     stability {"<corruption>/<severity>": {R, RUC, ...}}, model, dataset, boxes, protocol,
-    manifest {benchmark, sha256}, versions, created
+    metric_options {use_area, oks_nms_area, stability_set, ...}, manifest {benchmark, sha256},
+    fingerprint {sha256, fields}, versions, created
+
+A run's conditions live under `<results>/conditions/<condition id>/`, each with
+`fingerprint.json` ({sha256, fields}: what it was measured with, evaluation/fingerprint.py);
+`condition_fingerprints` reads them and `fingerprint_problems` checks them against the
+summary (the leaderboard refuses a folder whose conditions were measured by different runs).
 
 `Summary.from_dict` keeps the values as they are (a hand-edited or foreign file is reported
 by `validate`, not rejected on load); keys this version does not know are kept in `extra`.
@@ -17,6 +23,7 @@ by `validate`, not rejected on load); keys this version does not know are kept i
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import math
 import re
@@ -32,6 +39,10 @@ from robustpose_bench.render.conditions import Condition
 
 SCHEMA_VERSION = 1
 SUMMARY_FILE = "summary.json"
+CONDITIONS_DIR = "conditions"
+FINGERPRINT_FILE = "fingerprint.json"
+#: Fingerprint fields that concern only some conditions: field -> condition id prefix.
+CONDITION_SCOPED_FIELDS = {"attack_mode": "attack/"}
 METRICS = ("AP", "PCKh")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 _NUM_BENCHMARK = len(CORRUPTIONS) * len(SEVERITIES)
@@ -56,6 +67,67 @@ def parse_date(value: Any) -> _dt.date | None:
             return _dt.date.fromisoformat(value[:10])
         except ValueError:
             return None
+
+
+def fingerprint_digest(fields: Mapping[str, Any]) -> str:
+    """sha256 of the canonical JSON (sorted keys) of fingerprint `fields`."""
+    canon = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canon.encode("utf-8")).hexdigest()
+
+
+def condition_fields(run_fields: Mapping[str, Any], condition_id: str) -> dict[str, Any]:
+    """The fingerprint fields of one condition of a run: the run's, less the fields that do
+    not concern it (`CONDITION_SCOPED_FIELDS`: the attack mode only for attacks)."""
+    return {k: v for k, v in run_fields.items()
+            if k not in CONDITION_SCOPED_FIELDS
+            or condition_id.startswith(CONDITION_SCOPED_FIELDS[k])}
+
+
+def condition_fingerprints(results: str | Path) -> dict[str, dict | None]:
+    """condition id -> its stored fingerprint ({sha256, fields}; None when the file is missing
+    or unreadable) for every condition folder under `<results>/conditions` that holds
+    outputs (predictions or a score)."""
+    root = Path(results) / CONDITIONS_DIR
+    out: dict[str, dict | None] = {}
+    if not root.is_dir():
+        return out
+    folders = {p.parent for pattern in ("raw.npz", "score.json", FINGERPRINT_FILE)
+               for p in root.rglob(pattern)}
+    for folder in sorted(folders):
+        cid = folder.relative_to(root).as_posix()
+        try:
+            data = json.loads((folder / FINGERPRINT_FILE).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            data = None
+        out[cid] = data if isinstance(data, dict) and isinstance(data.get("sha256"), str) \
+            else None
+        if out[cid] is None and not ((folder / "raw.npz").exists()
+                                     or (folder / "score.json").exists()):
+            del out[cid]  # a damaged fingerprint file alone: nothing was measured there
+    return out
+
+
+def fingerprint_problems(summary: Summary, results: str | Path) -> list[str]:
+    """Problems when the conditions stored under `results` were not all measured by the run
+    that wrote the summary (each condition's fingerprint must be the summary's)."""
+    fp = summary.fingerprint
+    stored = condition_fingerprints(results)
+    if not isinstance(fp, Mapping) or not isinstance(fp.get("fields"), Mapping):
+        if stored and len({(d or {}).get("sha256") for d in stored.values()}) > 1:
+            return [f"{summary.source}: no fingerprint, and the conditions under {results} "
+                    "were measured by different runs"]
+        return []
+    errs = []
+    for cid, data in stored.items():
+        want = fingerprint_digest(condition_fields(fp["fields"], cid))
+        if data is None:
+            errs.append(f"{Path(results) / CONDITIONS_DIR / cid}: no {FINGERPRINT_FILE}: not "
+                        "measured by the run of this summary")
+        elif data["sha256"] != want:
+            errs.append(f"{Path(results) / CONDITIONS_DIR / cid}: measured with fingerprint "
+                        f"{data['sha256'][:12]}, the summary's run has {want[:12]} (another "
+                        "model or other settings): re-run the evaluation with --force")
+    return errs
 
 
 def summary_path(results: str | Path) -> Path:
@@ -92,7 +164,9 @@ class Summary:
     dataset: Any = None
     boxes: Any = None
     protocol: Any = None
+    metric_options: Any = None
     manifest: Any = None
+    fingerprint: Any = None
     versions: Any = None
     created: Any = None
     schema_version: Any = None
@@ -105,8 +179,9 @@ class Summary:
     _ORDER = ("schema_version", "metric", "units", "clean", "clean_metrics", "mPC", "rPC",
               "gap_to_clean", "per_corruption", "per_severity", "per_category", "extras",
               "num_conditions", "partial", "missing", "per_condition", "attacks", "stability",
-              "model", "dataset", "boxes", "protocol", "manifest", "versions", "created")
-    _OPTIONAL = ("attacks", "stability")
+              "model", "dataset", "boxes", "protocol", "metric_options", "manifest",
+              "fingerprint", "versions", "created")
+    _OPTIONAL = ("attacks", "stability", "metric_options", "fingerprint")
 
     def to_json(self) -> dict[str, Any]:
         """The summary.json object (key order fixed; attacks / stability only when present)."""
@@ -282,6 +357,15 @@ class Summary:
         if not isinstance(sha, str) or not _SHA_RE.match(sha):
             err(f"manifest.sha256 is {sha!r}, expected the 64-hex sha256 of the benchmark "
                 "manifest")
+        fp = self.fingerprint
+        if fp is not None:
+            fsha = fp.get("sha256") if isinstance(fp, Mapping) else None
+            if not isinstance(fp, Mapping) or not isinstance(fp.get("fields"), Mapping) \
+                    or not isinstance(fsha, str) or not _SHA_RE.match(fsha):
+                err("fingerprint is not {sha256, fields} (evaluation/fingerprint.py)")
+            elif fingerprint_digest(fp["fields"]) != fsha:
+                err(f"fingerprint.sha256 {fsha[:12]} is not the hash of fingerprint.fields "
+                    f"({fingerprint_digest(fp['fields'])[:12]}): the file was edited")
         if self.created is not None and parse_date(self.created) is None:
             err(f"created is {self.created!r}, expected an ISO-8601 date/time")
         if need_corruptions:

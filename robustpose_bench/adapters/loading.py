@@ -23,6 +23,7 @@ from robustpose_bench.adapters.args import (  # noqa: F401 (build_with_args re-e
     parse_input_size,
 )
 from robustpose_bench.adapters.base import AdapterError, adapter_name, validate_adapter
+from robustpose_bench.inference_protocol import DEFAULT_INFERENCE_PROTOCOL
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +81,8 @@ def _resolve_class(spec: str) -> tuple[Any, str]:
 ZOO_ARGS: dict[str, Any] = {
     "checkpoint": str, "checkpoint_format": str, "input_size": str, "num_keypoints": int,
     "flip_test": bool, "shift_heatmap": bool, "batch_size": int, "decode": str, "amp": bool,
-    "name": str, "method": str, "model": str, "device_crops": bool,
+    "name": str, "method": str, "model": str, "inference_protocol": str,
+    "device_crops": bool,
 }
 
 
@@ -101,9 +103,12 @@ def _wrap_inference_head(model: Any, inference: Mapping[str, Any], ckpt: Any) ->
 
 
 def load_zoo_adapter(name: str | None, model_args: Mapping[str, str], meta: Any = None,
-                     device: str | None = None, trust_checkpoint: bool = False) -> Any:
+                     device: str | None = None, trust_checkpoint: bool = False,
+                     inference_protocol: str | None = None) -> Any:
     """HeatmapTopDownAdapter around zoo model `name` (None: taken from the checkpoint's JSON
-    sidecar or model_args["model"]). model_args: see ZOO_ARGS."""
+    sidecar or model_args["model"]). model_args: see ZOO_ARGS. inference_protocol: the crop
+    conventions (inference_protocol.py; a model argument of that name wins; None: the
+    default)."""
     from robustpose_bench.adapters.topdown import HeatmapTopDownAdapter
     from robustpose_bench.models import create_model, get_model_info
     from robustpose_bench.models.checkpoint import load_checkpoint, read_config
@@ -178,14 +183,33 @@ def load_zoo_adapter(name: str | None, model_args: Mapping[str, str], meta: Any 
         decode=str(opts.get("decode", "standard")), amp=args.get("amp"), keypoint_order=order,
         device_crops=args.get("device_crops"),
         name=args.get("name") or (f"{name}:{Path(ckpt).name}" if ckpt else name),
-        method=args.get("method") or config.get("method"))
+        method=args.get("method") or config.get("method"),
+        inference_protocol=args.get("inference_protocol") or inference_protocol
+        or DEFAULT_INFERENCE_PROTOCOL)
     if flip_test and meta is None:
         logger.warning("no data set meta given: flip test disabled (left/right pairs unknown)")
     return adapter
 
 
+def check_model_spec(spec: str) -> None:
+    """Refuse a model spec no adapter family, zoo name, checkpoint path or `module:Class` form
+    can mean, before any data is prepared or written (AdapterError, one line). Cheap: nothing
+    is imported or loaded; a well-formed spec may still fail later when it is loaded."""
+    from robustpose_bench.adapters.families import find_family
+    from robustpose_bench.models import list_models
+
+    spec = spec.strip()
+    if (find_family(spec) is not None or spec.startswith("zoo:") or spec in list_models()
+            or spec.lower().endswith(CHECKPOINT_SUFFIXES) or ":" in spec):
+        return
+    raise AdapterError(
+        f"model spec {spec!r} not understood; use zoo:NAME (one of {', '.join(list_models())}), "
+        "a checkpoint or .onnx file, path/to/file.py:ClassName or package.module:ClassName")
+
+
 def load_adapter(spec: str, model_args: Mapping[str, str] | None = None, meta: Any = None,
-                 device: str | None = None, trust_checkpoint: bool = False) -> Any:
+                 device: str | None = None, trust_checkpoint: bool = False,
+                 inference_protocol: str | None = None) -> Any:
     """Build the adapter named by a CLI spec.
 
     spec forms:
@@ -199,34 +223,37 @@ def load_adapter(spec: str, model_args: Mapping[str, str] | None = None, meta: A
       (converted by annotation) plus `meta`, `device`, `trust_checkpoint` when the
       constructor has parameters of those names.
     meta: the data set's DatasetMeta (flip pairs, keypoint names); the adapter's declared
-    keypoints are checked against it. Raises AdapterError with what went wrong.
+    keypoints are checked against it. inference_protocol: given to the zoo pipeline and to
+    every constructor with an `inference_protocol` parameter (the ONNX heatmap adapter, user
+    classes). Raises AdapterError with what went wrong.
     """
     from robustpose_bench.adapters.families import find_family
     from robustpose_bench.models import list_models
 
     model_args = dict(model_args or {})
     inject = {"meta": meta, "device": device, "trust_checkpoint": trust_checkpoint}
+    if inference_protocol is not None:
+        inject["inference_protocol"] = inference_protocol
     spec = spec.strip()
+    check_model_spec(spec)
     family = find_family(spec)  # hf:, ultralytics:, mmpose:, *.onnx (adapters.families)
     if family is not None:
         adapter = family.load(spec, model_args, inject)
     elif spec.startswith("zoo:") or spec in list_models():
         adapter = load_zoo_adapter(spec.removeprefix("zoo:"), model_args, meta, device,
-                                   trust_checkpoint)
+                                   trust_checkpoint, inference_protocol)
     elif spec.lower().endswith(CHECKPOINT_SUFFIXES) and ":" not in Path(spec).name:
         if not Path(spec).is_file():
             raise AdapterError(f"checkpoint {spec} does not exist")
         adapter = load_zoo_adapter(None, {"checkpoint": spec, **model_args}, meta, device,
-                                   trust_checkpoint)
+                                   trust_checkpoint, inference_protocol)
     elif ":" in spec:
         cls, _ = _resolve_class(spec)
         if not callable(cls):
             raise AdapterError(f"model spec {spec!r} does not name a class or factory")
         adapter = build_with_args(cls, model_args, inject, f"adapter {spec}")
-    else:
-        raise AdapterError(
-            f"model spec {spec!r} not understood; use zoo:NAME (one of {', '.join(list_models())}), "
-            "a checkpoint or .onnx file, path/to/file.py:ClassName or package.module:ClassName")
+    else:  # unreachable: check_model_spec refused it
+        raise AssertionError(spec)
     validate_adapter(adapter, meta.num_keypoints if meta is not None else None,
                      meta.keypoint_names if meta is not None else None)
     logger.info("loaded adapter %s from %s", adapter_name(adapter), spec)

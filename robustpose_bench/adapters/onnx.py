@@ -28,6 +28,7 @@ from robustpose_bench.adapters.keypoint_order import (
     model_to_dataset,
 )
 from robustpose_bench.adapters.topdown import CropBatch, TopDownHeatmapPipeline
+from robustpose_bench.inference_protocol import DEFAULT_INFERENCE_PROTOCOL
 from robustpose_bench.io import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
@@ -141,7 +142,8 @@ class OnnxTopDownAdapter(TopDownHeatmapPipeline):
     taken from `meta` (or from the names of `keypoint_order`) when omitted. keypoint_order:
     the model's keypoint order when it is not the data set's (a known order such as `mpii`
     or a list of names); the output is mapped to the data set's order by name. device:
-    "cuda" uses the CUDA execution provider when onnxruntime has it. Other arguments as
+    "cuda" uses the CUDA execution provider when onnxruntime has it. inference_protocol: the
+    crop conventions (inference_protocol.py, default `hrnet`). Other arguments as
     HeatmapTopDownAdapter.
     """
 
@@ -150,7 +152,8 @@ class OnnxTopDownAdapter(TopDownHeatmapPipeline):
                  device: str | None = None, batch_size: int = 32, flip_test: bool = True,
                  shift_heatmap: bool = True, decode: str = "standard",
                  name: str | None = None, method: str | None = None,
-                 threads: int = 0, keypoint_order: Any = None) -> None:
+                 threads: int = 0, keypoint_order: Any = None,
+                 inference_protocol: str = DEFAULT_INFERENCE_PROTOCOL) -> None:
         path = Path(path)
         self.session = open_session(path, device, threads)
         inp = self.session.get_inputs()[0]
@@ -176,7 +179,8 @@ class OnnxTopDownAdapter(TopDownHeatmapPipeline):
             flip_index = meta.flip_index()
         super().__init__(tuple(input_size), flip_index, "cpu", batch_size, flip_test,
                          shift_heatmap, decode, keypoint_order=None if self.mapping else order,
-                         num_keypoints=None if self.mapping else k, name=name or path.name)
+                         num_keypoints=None if self.mapping else k, name=name or path.name,
+                         inference_protocol=inference_protocol)
         if self.mapping is not None:
             self.keypoint_order = self.mapping.target
             self.num_keypoints = len(self.mapping.target)

@@ -18,8 +18,8 @@ from robustpose_bench.inference_protocol import DEFAULT_INFERENCE_PROTOCOL, get_
 @dataclass
 class SampleBoxes:
     """boxes (N, 4) xywh image pixels, scores (N,), gt_index (N,) index into
-    `Sample.persons` of the GT person each box is (GT boxes) or best matches (detections,
-    highest IoU > 0; -1 if none)."""
+    `Sample.persons` of the GT person each box is (GT boxes) or is matched to (detections:
+    one to one, `match_to_gt`; -1 if none)."""
 
     boxes: np.ndarray
     scores: np.ndarray
@@ -61,16 +61,39 @@ def gt_boxes(sample: Sample, inference_protocol: str = DEFAULT_INFERENCE_PROTOCO
     return SampleBoxes(boxes, np.ones(len(idx)), np.array(idx, dtype=np.int64))
 
 
-def detected_boxes(sample: Sample, boxes: np.ndarray, scores: np.ndarray) -> SampleBoxes:
+#: A detection is matched to a GT person when their box IoU reaches this (one to one).
+MATCH_IOU = 0.5
+
+
+def match_to_gt(sample: Sample, boxes: np.ndarray, scores: np.ndarray,
+                iou_threshold: float = MATCH_IOU) -> np.ndarray:
+    """(N,) index into `sample.persons` of the GT person each box is matched to, -1 if none.
+
+    Greedy one to one, as a detector evaluation matches: boxes in order of decreasing score
+    (ties: file order) each take the free GT person (with a GT box, `gt_person_indices`) of
+    highest IoU, if that IoU is at least `iou_threshold`."""
+    boxes = np.asarray(boxes, float).reshape(-1, 4)
     idx = gt_person_indices(sample)
-    gt = np.array([sample.persons[i].bbox for i in idx], dtype=np.float64).reshape(-1, 4)
     match = np.full(len(boxes), -1, dtype=np.int64)
-    if len(boxes) and len(gt):
-        iou = _iou_xywh(np.asarray(boxes, float), gt)
-        best = iou.argmax(axis=1)
-        ok = iou[np.arange(len(boxes)), best] > 0
-        match[ok] = np.asarray(idx)[best[ok]]
-    return SampleBoxes(np.asarray(boxes, float).reshape(-1, 4), np.asarray(scores, float), match)
+    if not len(boxes) or not idx:
+        return match
+    gt = np.array([sample.persons[i].bbox for i in idx], dtype=np.float64).reshape(-1, 4)
+    iou = _iou_xywh(boxes, gt)
+    free = np.ones(len(idx), bool)
+    for j in np.argsort(-np.asarray(scores, float).reshape(-1), kind="stable"):
+        cand = np.where(free, iou[j], -1.0)
+        best = int(cand.argmax())
+        if cand[best] >= iou_threshold:
+            match[j] = idx[best]
+            free[best] = False
+    return match
+
+
+def detected_boxes(sample: Sample, boxes: np.ndarray, scores: np.ndarray) -> SampleBoxes:
+    """Detections of one image with their GT match (`match_to_gt`)."""
+    boxes = np.asarray(boxes, float).reshape(-1, 4)
+    scores = np.asarray(scores, float).reshape(-1)
+    return SampleBoxes(boxes, scores, match_to_gt(sample, boxes, scores))
 
 
 def boxes_for_dataset(dataset: Dataset, detections: dict | None,

@@ -52,7 +52,7 @@ class ModelSpec:
     def build(self, meta: Any) -> Any:
         from robustpose_bench.evaluation.resolve import resolve_model
 
-        return resolve_model(self.model, meta, **self.options)[0]
+        return resolve_model(self.model, meta, **self.options).adapter
 
 
 class RunContext(WorkerPlugin):

@@ -9,7 +9,8 @@ use the same objects.
 - `AttackedKeypointAPEvaluator`: `AP_keypoint`, the AP restricted to the attacked keypoint
   of a keypoint attack (Pytel et al.'s per-keypoint evaluation; None for part attacks);
 - `StabilityEvaluator`: R(T, T^mp) and RUC of perturbed predictions against the clean ones
-  of the same boxes (stable-heatmap paper).
+  of the same boxes (stable-heatmap paper), over the labelled keypoints of the persons
+  matched to a GT person.
 
 `default_metric(meta)` is the one rule for a data set's headline metric; `make_evaluators`
 picks the evaluators of a condition.
@@ -26,12 +27,10 @@ import numpy as np
 from robustpose_bench.datasets.meta import DatasetMeta
 from robustpose_bench.datasets.types import Dataset, Sample
 from robustpose_bench.evaluation.predictions import ImagePrediction, Predictions
-from robustpose_bench.geometry import box_to_center_scale
+from robustpose_bench.geometry import BOX_ENLARGE, PIXEL_STD, box_to_center_scale
+from robustpose_bench.inference_protocol import DEFAULT_INFERENCE_PROTOCOL, get_inference_protocol
 from robustpose_bench.render.conditions import Condition
 
-#: Model input aspect ratio (width / height) assumed for the OKS-NMS areas when an adapter does
-#: not declare its `input_size` (the 192 x 256 of the reference configs).
-DEFAULT_ASPECT = 192 / 256
 METRICS = ("AP", "PCKh")
 
 
@@ -41,10 +40,41 @@ def default_metric(meta: DatasetMeta) -> str:
     return "PCKh" if meta.name == "mpii" or meta.sigmas is None else "AP"
 
 
-def aspect_ratio(adapter: Any) -> float:
-    """Model input width / height of an adapter (DEFAULT_ASPECT when it declares none)."""
+def aspect_ratio(adapter: Any) -> float | None:
+    """Model input width / height of an adapter (None when it declares no `input_size`)."""
     size = getattr(adapter, "input_size", None)
-    return float(size[0]) / float(size[1]) if size is not None else DEFAULT_ASPECT
+    return float(size[0]) / float(size[1]) if size is not None else None
+
+
+# --------------------------------------------------------------------------- OKS-NMS areas
+def oks_nms_area_rule(input_size: Sequence[int] | None,
+                      inference_protocol: str = DEFAULT_INFERENCE_PROTOCOL) -> dict[str, Any]:
+    """How the OKS-NMS areas of a run are computed (recorded in summary.json).
+
+    The reference area is `(scale * 200).prod()` of the top-down box: the person box padded to
+    the model's input aspect ratio, then enlarged 1.25x. A model that declares its
+    `input_size` (width, height) gets exactly that ("model_aspect"); one that declares none
+    cannot be padded to an aspect it does not have, so its box is taken at its own aspect
+    ("box_aspect": (1.25 w) x (1.25 h)). dtype: the inference protocol's precision (the
+    reference computes the scale, hence the area, in float32)."""
+    dtype = np.dtype(get_inference_protocol(inference_protocol).dtype).name
+    if input_size:
+        w, h = (float(v) for v in input_size)
+        return {"rule": "model_aspect", "aspect": w / h, "dtype": dtype}
+    return {"rule": "box_aspect", "aspect": None, "dtype": dtype}
+
+
+def nms_areas(boxes: np.ndarray, aspect: float | None, dtype: Any = np.float64) -> np.ndarray:
+    """OKS-NMS areas (N,) in square image pixels of boxes (N, 4) xywh: `(scale * 200).prod()`
+    with the scale of the box padded to `aspect` (None: its own aspect) and x1.25, computed in
+    `dtype` (float32: the reference's `np.prod(s * 200, 1)` on its float32 scale)."""
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    dt = np.dtype(dtype).type
+    if aspect is None:
+        scale = (b[:, 2:4] * (1.0 / PIXEL_STD)).astype(dt) * dt(BOX_ENLARGE)
+    else:
+        _, scale = box_to_center_scale(b, aspect, dtype=dt)
+    return np.prod(scale * dt(PIXEL_STD), axis=1).astype(np.float64)
 
 
 def _percent(stats: Mapping[str, float]) -> dict[str, float | None]:
@@ -53,12 +83,13 @@ def _percent(stats: Mapping[str, float]) -> dict[str, float | None]:
 
 
 # --------------------------------------------------------------------------- results files
-def coco_results(dataset: Dataset, predictions: Predictions, aspect: float,
-                 postprocess: bool = True) -> list[dict]:
+def coco_results(dataset: Dataset, predictions: Predictions, aspect: float | None,
+                 postprocess: bool = True, area_dtype: Any = np.float64) -> list[dict]:
     """COCO results json entries after the reference post-processing (PROTOCOL.md section 3):
     score = box score x mean keypoint confidence above 0.2, then OKS-NMS at 0.9 per image
-    with area = (scale * 200).prod(). postprocess=False (bottom-up models) keeps the
-    adapter's persons and scores as they are. Images in sample order."""
+    with area = (scale * 200).prod() (`nms_areas`: the box padded to `aspect`, None: to its own
+    aspect; in `area_dtype`). postprocess=False (bottom-up models) keeps the adapter's persons
+    and scores as they are. Images in sample order."""
     from robustpose_bench.metrics.postprocess import rescore_and_nms
 
     samples = dataset.samples
@@ -70,9 +101,8 @@ def coco_results(dataset: Dataset, predictions: Predictions, aspect: float,
     bx = np.concatenate([predictions.boxes[i] for i in order])
     bs = np.concatenate([predictions.scores[i] for i in order])
     image_ids = np.concatenate([np.full(len(preds[i]), samples[i].image_id) for i in order])
-    _, scale = box_to_center_scale(bx, aspect)
-    areas = np.prod(scale * 200.0, axis=1)
     if postprocess:
+        areas = nms_areas(bx, aspect, area_dtype)
         keep, new_scores = rescore_and_nms(kp, bs, areas, image_ids, sigmas=dataset.meta.sigmas)
     else:
         keep, new_scores = np.arange(len(kp)), bs
@@ -124,21 +154,25 @@ class DatasetEvaluator:
 class KeypointAPEvaluator(DatasetEvaluator):
     """COCO keypoint AP / AR in percent (None where pycocotools gives -1).
 
-    aspect: the model input width / height (OKS-NMS areas). postprocess: the reference
-    rescoring + OKS-NMS (False for bottom-up models). use_area / backend: as
-    metrics.coco.KeypointEvaluator. gt_images: score against the GT of these image ids only
-    (e.g. the first N images of a validation set); None = the whole annotation file. The GT
-    is parsed once per evaluator and reused across conditions.
+    aspect: the model input width / height (OKS-NMS areas; None: the box at its own aspect,
+    `oks_nms_area_rule`). postprocess: the reference rescoring + OKS-NMS (False for bottom-up
+    models). use_area / backend: as metrics.coco.KeypointEvaluator. gt_images: score against
+    the GT of these image ids only (e.g. the first N images of a validation set); None = the
+    whole annotation file. inference_protocol: its precision is that of the OKS-NMS areas.
+    The GT is parsed once per evaluator and reused across conditions.
     """
 
-    def __init__(self, dataset: Dataset, aspect: float = DEFAULT_ASPECT, postprocess: bool = True,
+    def __init__(self, dataset: Dataset, aspect: float | None = None, postprocess: bool = True,
                  use_area: bool = True, backend: str = "auto",
-                 gt_images: Collection[int] | None = None):
+                 gt_images: Collection[int] | None = None,
+                 inference_protocol: str = DEFAULT_INFERENCE_PROTOCOL):
         super().__init__()
         if dataset.ann_file is None:
             raise ValueError(f"{dataset.meta.name}: keypoint AP needs the annotation file of "
                              "the data set")
-        self.dataset, self.aspect, self.postprocess = dataset, float(aspect), postprocess
+        self.dataset, self.postprocess = dataset, postprocess
+        self.aspect = None if aspect is None else float(aspect)
+        self.area_dtype = get_inference_protocol(inference_protocol).dtype
         self.use_area, self.backend = use_area, backend
         self.gt_images = None if gt_images is None else set(gt_images)
         self._scorer = None
@@ -159,7 +193,7 @@ class KeypointAPEvaluator(DatasetEvaluator):
 
     def evaluate(self) -> dict[str, float | None]:
         self.results = coco_results(self.dataset, self.predictions, self.aspect,
-                                    self.postprocess)
+                                    self.postprocess, self.area_dtype)
         return _percent(self.scorer().evaluate(self.results))
 
     def files(self) -> dict[str, tuple[Any, int | None]]:
@@ -196,10 +230,12 @@ class AttackedKeypointAPEvaluator(DatasetEvaluator):
     """`AP_keypoint` of a keypoint attack: AP with every keypoint but the attacked one zeroed
     in GT and predictions (Pytel et al.); None for part attacks or without predictions."""
 
-    def __init__(self, dataset: Dataset, condition: Condition, aspect: float = DEFAULT_ASPECT,
-                 postprocess: bool = True):
+    def __init__(self, dataset: Dataset, condition: Condition, aspect: float | None = None,
+                 postprocess: bool = True, inference_protocol: str = DEFAULT_INFERENCE_PROTOCOL):
         super().__init__()
-        self.dataset, self.aspect, self.postprocess = dataset, float(aspect), postprocess
+        self.dataset, self.postprocess = dataset, postprocess
+        self.aspect = None if aspect is None else float(aspect)
+        self.area_dtype = get_inference_protocol(inference_protocol).dtype
         self.spec = condition.attack_spec(dataset.meta)
 
     def evaluate(self) -> dict[str, float | None]:
@@ -207,7 +243,8 @@ class AttackedKeypointAPEvaluator(DatasetEvaluator):
 
         if not self.spec.target.is_keypoint:
             return {"AP_keypoint": None}
-        results = coco_results(self.dataset, self.predictions, self.aspect, self.postprocess)
+        results = coco_results(self.dataset, self.predictions, self.aspect, self.postprocess,
+                               self.area_dtype)
         if not results:
             return {"AP_keypoint": None}
         ap = keypoint_ap(str(self.dataset.ann_file), results, [self.spec.target.indices[0]],
@@ -217,22 +254,72 @@ class AttackedKeypointAPEvaluator(DatasetEvaluator):
 
 class StabilityEvaluator(DatasetEvaluator):
     """{"stability": R, RUC, ...} of the perturbed predictions against `reference` (the clean
-    predictions of the same boxes; images present in both are paired)."""
+    predictions of the same boxes; images present in both are paired box by box).
 
-    def __init__(self, reference: Predictions):
+    Only what is labelled counts (stable-heatmap paper: the predicted keypoints of the
+    persons of the validation set): a box enters when it is matched to a GT person, a
+    keypoint when that person's keypoint is labelled (v > 0). gt_index: sample index -> (N_i,)
+    the GT person of each box (`SampleBoxes.gt_index`, -1: unmatched); None: boxes are
+    matched to the GT persons of the processed samples here (`boxes.match_to_gt`).
+    """
+
+    def __init__(self, reference: Predictions, gt_index: Mapping[int, np.ndarray] | None = None):
         super().__init__()
         self.reference = reference
+        self.gt_index = gt_index
+        self.samples: dict[int, Sample] = {}
+
+    def reset(self) -> None:
+        super().reset()
+        self.samples = {}
+
+    def process(self, inputs: Sequence[Sample], outputs: Sequence[ImagePrediction]) -> None:
+        super().process(inputs, outputs)
+        for sample, out in zip(inputs, outputs, strict=True):
+            self.samples[out.index] = sample
+
+    def _matched(self, i: int) -> np.ndarray:
+        """GT person index per reference box of sample index i (-1: unmatched)."""
+        if self.gt_index is not None:
+            return np.asarray(self.gt_index.get(i, np.zeros(0, np.int64)), dtype=np.int64)
+        from robustpose_bench.evaluation.boxes import match_to_gt
+
+        return match_to_gt(self.samples[i], self.reference.boxes[i], self.reference.scores[i])
 
     def evaluate(self) -> dict[str, dict]:
         from robustpose_bench.metrics.stability import stability_metrics
 
         clean, pert = self.reference.keypoints, self.predictions.keypoints
-        keys = sorted(set(clean) & set(pert))
-        a = np.concatenate([clean[i] for i in keys]) if keys else np.zeros((0, 0, 3))
-        b = np.concatenate([pert[i] for i in keys]) if keys else np.zeros((0, 0, 3))
-        bx = (np.concatenate([self.reference.boxes[i] for i in keys]) if keys
-              else np.zeros((0, 4)))
-        return {"stability": stability_metrics(a[..., :2], b[..., :2], boxes=bx)}
+        keys = sorted(set(clean) & set(pert) & set(self.samples))
+        rows_c, rows_p, boxes, valid = [], [], [], []
+        unmatched = 0
+        for i in keys:
+            if clean[i].shape != pert[i].shape:
+                raise ValueError(f"stability: image {self.samples[i].image_id} has "
+                                 f"{len(clean[i])} clean and {len(pert[i])} perturbed persons; "
+                                 "stability pairs the predictions of the same boxes (top-down)")
+            g = self._matched(i)
+            if len(g) != len(clean[i]):
+                raise ValueError(f"stability: image {self.samples[i].image_id}: {len(g)} box "
+                                 f"matches for {len(clean[i])} predicted persons")
+            keep = g >= 0
+            unmatched += int((~keep).sum())
+            if not keep.any():
+                continue
+            persons = self.samples[i].persons
+            rows_c.append(clean[i][keep])
+            rows_p.append(pert[i][keep])
+            boxes.append(self.reference.boxes[i][keep])
+            valid.append(np.stack([persons[int(j)].keypoints[:, 2] > 0 for j in g[keep]]))
+        if rows_c:
+            a, b = np.concatenate(rows_c), np.concatenate(rows_p)
+            out = stability_metrics(a[..., :2], b[..., :2], boxes=np.concatenate(boxes),
+                                    valid=np.concatenate(valid))
+        else:
+            out = stability_metrics(np.zeros((0, 0, 2)), np.zeros((0, 0, 2)))
+        out["persons"] = int(sum(len(r) for r in rows_c))
+        out["unmatched_boxes"] = unmatched
+        return {"stability": out}
 
 
 class EvaluatorGroup(DatasetEvaluator):
@@ -268,12 +355,14 @@ class EvaluatorGroup(DatasetEvaluator):
         return out
 
 
-def metric_evaluator(dataset: Dataset, metric: str, aspect: float = DEFAULT_ASPECT,
+def metric_evaluator(dataset: Dataset, metric: str, aspect: float | None = None,
                      postprocess: bool = True, use_area: bool = True, backend: str = "auto",
-                     gt_images: Collection[int] | None = None) -> DatasetEvaluator:
+                     gt_images: Collection[int] | None = None,
+                     inference_protocol: str = DEFAULT_INFERENCE_PROTOCOL) -> DatasetEvaluator:
     """The evaluator of a headline metric ("AP" or "PCKh")."""
     if metric == "PCKh":
         return PCKhEvaluator(dataset)
     if metric == "AP":
-        return KeypointAPEvaluator(dataset, aspect, postprocess, use_area, backend, gt_images)
+        return KeypointAPEvaluator(dataset, aspect, postprocess, use_area, backend, gt_images,
+                                   inference_protocol)
     raise ValueError(f"unknown metric {metric!r}; valid: {', '.join(METRICS)}")

@@ -28,6 +28,7 @@ from robustpose_bench.adapters.base import (
 )
 from robustpose_bench.datasets.types import Dataset
 from robustpose_bench.evaluation.boxes import SampleBoxes
+from robustpose_bench.evaluation.errors import AdapterCallError
 from robustpose_bench.evaluation.pipeline import (
     ImageStream,
     Prepared,
@@ -64,6 +65,17 @@ class PredictState:
 
 def _ref(sample) -> str:
     return f"image {sample.image_id} ({sample.file_name})"
+
+
+def _adapter_failed(name: str, what: str, condition: Condition | None,
+                    exc: BaseException) -> AdapterCallError:
+    """The one-line error of an adapter that raised (or called sys.exit) on an image."""
+    where = f"adapter {name} on {what}" + (f" under condition {condition.id}"
+                                           if condition is not None else "")
+    if isinstance(exc, SystemExit):
+        return AdapterCallError(f"{where}: called sys.exit({exc.code!r})")
+    detail = " ".join(str(exc).split()) or "(no message)"
+    return AdapterCallError(f"{where}: {type(exc).__name__}: {detail}")
 
 
 @contextlib.contextmanager
@@ -127,16 +139,22 @@ def _note(item: Prepared, times: StageTimes, counts: dict | None) -> None:
 
 
 def bottom_up_loop(adapter, adapter_name: str, dataset: Dataset, items: Iterable[Prepared],
-                   num_keypoints: int, times: StageTimes, bar: Any, counts: dict | None = None
+                   num_keypoints: int, times: StageTimes, bar: Any, counts: dict | None = None,
+                   condition: Condition | None = None
                    ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray], dict[int, np.ndarray]]:
     """Bottom-up models on prepared images: (keypoints (M_i, K, 3), boxes (M_i, 4) = keypoint
-    extents, person scores (M_i,)) per sample index."""
+    extents, person scores (M_i,)) per sample index. An adapter that raises is named with
+    the image and `condition` (AdapterCallError)."""
     preds, boxes, scores = {}, {}, {}
     clock = _Clock(adapter, times)
     for item in items:
         _note(item, times, counts)
         i, image = item.index, item.pixels()
-        out = clock.call(lambda image=image: adapter.predict(image, None))
+        try:
+            out = clock.call(lambda image=image: adapter.predict(image, None))
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - named by adapter, image, condition
+            raise _adapter_failed(adapter_name, _ref(dataset.samples[i]), condition,
+                                  exc) from exc
         kp, sc = clock.checked(lambda out=out, i=i: check_bottom_up_output(
             adapter_name, _ref(dataset.samples[i]), out, num_keypoints))
         lo, hi = (kp[..., :2].min(axis=1), kp[..., :2].max(axis=1)) if len(kp) else (
@@ -151,7 +169,8 @@ def images_loop(adapter, adapter_name: str, dataset: Dataset, items: Iterable[Pr
                 boxes: Sequence[SampleBoxes], num_keypoints: int, state: PredictState,
                 times: StageTimes, bar: Any,
                 crop_hook_for: Callable[[int], Callable | None] | None = None,
-                counts: dict | None = None) -> dict[int, np.ndarray]:
+                counts: dict | None = None, condition: Condition | None = None
+                ) -> dict[int, np.ndarray]:
     """Top-down models on prepared images (the adapter cuts its crops): boxes of several
     images batched (`predict_batch`) up to `state.batch_size`; on CUDA OOM the batch is
     halved (images split in two, or the adapter's own crop batch lowered) and retried.
@@ -167,17 +186,40 @@ def images_loop(adapter, adapter_name: str, dataset: Dataset, items: Iterable[Pr
                                           for i, img in items])
         if batched:
             return adapter.predict_batch([(img, boxes[i].boxes) for i, img in items])
-        return [adapter.predict(img, boxes[i].boxes,
-                                **({"crop_hook": crop_hook_for(i)} if crop_hook_for else {}))
-                for i, img in items]
+        preds = []
+        for i, img in items:
+            try:
+                preds.append(adapter.predict(img, boxes[i].boxes, **(
+                    {"crop_hook": crop_hook_for(i)} if crop_hook_for else {})))
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 - OOM re-tried, else named
+                if isinstance(exc, Exception) and _is_oom(exc):
+                    raise
+                raise _adapter_failed(adapter_name, _ref(samples[i]), condition, exc) from exc
+        return preds
+
+    def culprit(items: list[tuple[int, np.ndarray]]) -> str:
+        """The image a failed call failed on: the only one, or the first that fails alone."""
+        if len(items) > 1:
+            for item in items:
+                try:
+                    call([item])
+                except Exception:  # noqa: BLE001 - looking for the image that fails
+                    return _ref(samples[item[0]])
+            return "images " + ", ".join(_ref(samples[i]) for i, _ in items)
+        return _ref(samples[items[0][0]])
 
     def run(items: list[tuple[int, np.ndarray]]) -> None:
         try:
             preds = clock.call(lambda: call(items))
-        except Exception as exc:  # noqa: BLE001 - OOM is re-tried, everything else re-raised
+        except AdapterCallError:
+            raise
+        except SystemExit as exc:
+            raise _adapter_failed(adapter_name, _ref(samples[items[0][0]]), condition,
+                                  exc) from None
+        except Exception as exc:  # noqa: BLE001 - OOM is re-tried, everything else named
             own = getattr(adapter, "batch_size", None)
             if not _is_oom(exc) or (len(items) == 1 and not (isinstance(own, int) and own > 1)):
-                raise
+                raise _adapter_failed(adapter_name, culprit(items), condition, exc) from exc
             import torch
 
             if torch.cuda.is_available():
@@ -222,7 +264,8 @@ def images_loop(adapter, adapter_name: str, dataset: Dataset, items: Iterable[Pr
 
 def crops_loop(adapter, adapter_name: str, dataset: Dataset, items: Iterable[Prepared],
                boxes: Sequence[SampleBoxes], num_keypoints: int, state: PredictState,
-               times: StageTimes, bar: Any, counts: dict | None = None) -> dict[int, np.ndarray]:
+               times: StageTimes, bar: Any, counts: dict | None = None,
+               condition: Condition | None = None) -> dict[int, np.ndarray]:
     """Top-down models whose crops the workers cut (`crop_spec`): the crops of several
     images go to `adapter.predict_crops` together, grouped exactly as `images_loop` groups
     images (up to `state.batch_size` boxes), so the numbers equal that path's."""
@@ -233,9 +276,26 @@ def crops_loop(adapter, adapter_name: str, dataset: Dataset, items: Iterable[Pre
     clock = _Clock(adapter, times)
     size = tuple(adapter.input_size)
 
+    def culprit(pending: list[Prepared]) -> str:
+        """The image whose crops the failed call failed on (the first that fails alone)."""
+        for p in pending if len(pending) > 1 else ():
+            try:
+                adapter.predict_crops(p.crop_batch())
+            except Exception:  # noqa: BLE001 - looking for the image that fails
+                return _ref(samples[p.index])
+        if len(pending) == 1:
+            return _ref(samples[pending[0].index])
+        return "images " + ", ".join(_ref(samples[p.index]) for p in pending)
+
     def run(pending: list[Prepared]) -> None:
         batch = CropBatch.concat([p.crop_batch() for p in pending], size)
-        kp = clock.call(lambda: adapter.predict_crops(batch))
+        try:
+            kp = clock.call(lambda: adapter.predict_crops(batch))
+        except SystemExit as exc:
+            raise _adapter_failed(adapter_name, _ref(samples[pending[0].index]), condition,
+                                  exc) from None
+        except Exception as exc:  # noqa: BLE001 - named by adapter, image, condition
+            raise _adapter_failed(adapter_name, culprit(pending), condition, exc) from exc
         bounds = np.cumsum([0] + [len(boxes[p.index]) for p in pending])
         for p, a, b in zip(pending, bounds[:-1], bounds[1:], strict=True):
             out[p.index] = clock.checked(lambda p=p, a=a, b=b: check_output(
@@ -280,7 +340,7 @@ def predict_bottom_up(adapter, adapter_name: str, source: ImageSource, condition
     bar = _bar(condition, len(indices), progress)
     try:
         return bottom_up_loop(adapter, adapter_name, source.dataset, stream.take(condition),
-                              num_keypoints, StageTimes(), bar, counts)
+                              num_keypoints, StageTimes(), bar, counts, condition)
     finally:
         bar.close()
         stream.close()
@@ -300,7 +360,7 @@ def predict_condition(adapter, adapter_name: str, source: ImageSource, condition
     try:
         return images_loop(adapter, adapter_name, source.dataset, stream.take(condition),
                            boxes, num_keypoints, state, StageTimes(), bar, crop_hook_for,
-                           counts)
+                           counts, condition)
     finally:
         bar.close()
         stream.close()
@@ -398,9 +458,9 @@ class LocalPredictor:
         oversubscribed(settings.workers, self.threads)
         self.sources = {
             "image": ImageSource(dataset, settings.protocol, settings.rendered_root,
-                                 attacks_in_image=True),
+                                 attacks_in_image=True, max_pixels=settings.max_pixels),
             "crop": ImageSource(dataset, settings.protocol, settings.rendered_root,
-                                attacks_in_image=False),
+                                attacks_in_image=False, max_pixels=settings.max_pixels),
         }
         self.crop_spec = adapter_crop_spec(adapter)
         self.heatmaps = wants_heatmaps(adapter, settings)
@@ -468,16 +528,17 @@ class LocalPredictor:
             with torch_threads(self.threads):
                 if self.bottom_up:
                     kp, bx, sc = bottom_up_loop(self.adapter, self.name, self.dataset, items, k,
-                                                times, bar, counts)
+                                                times, bar, counts, condition)
                     preds = Predictions(kp, bx, sc)
                 else:
                     if self.crop_spec is not None:
                         kp = crops_loop(self.adapter, self.name, self.dataset, items,
-                                        self.boxes, k, self.state, times, bar, counts)
+                                        self.boxes, k, self.state, times, bar, counts,
+                                        condition)
                     else:
                         kp = images_loop(self.adapter, self.name, self.dataset, items,
                                          self.boxes, k, self.state, times, bar, hook_for,
-                                         counts)
+                                         counts, condition)
                     preds = Predictions(kp, {i: self.boxes[i].boxes for i in indices},
                                         {i: self.boxes[i].scores for i in indices})
                 out = ConditionOutput(preds)

@@ -1,8 +1,9 @@
 """Everything that decides a run's numbers, in one record: `RunSettings`.
 
 The sweep reads its options from here only; `save` writes them to `<out>/run.json` and
-`load` reads them back (shard merging). A fingerprint of a run (issue 11) is computed from
-`to_json()` and checked here.
+`load` reads them back (shard merging). `fingerprint` holds the fields of the run's
+fingerprint (evaluation/fingerprint.py): what a stored condition must have been measured
+with to be reused by a resumed run or merged with other shards.
 """
 from __future__ import annotations
 
@@ -12,13 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from robustpose_bench import __version__
+from robustpose_bench.evaluation.fingerprint import digest
 from robustpose_bench.inference_protocol import DEFAULT_INFERENCE_PROTOCOL
 from robustpose_bench.io import atomic_write_json
 from robustpose_bench.render.conditions import Condition
 from robustpose_bench.render.protocol import Protocol, get_protocol
 
 RUN_FILE = "run.json"
+#: The attack modes a run uses: on each person's model-input crop, or on the full image.
 ATTACK_MODES = ("crop", "image")
+#: What a user may ask for: `auto` is crop where the adapter allows it, else image.
+REQUESTED_ATTACK_MODES = ("auto", *ATTACK_MODES)
 
 
 @dataclass
@@ -48,6 +53,19 @@ class DataSpec:
                             gt_mat=self.gt_mat)
 
 
+def check_count(name: str, value: object, minimum: int) -> int:
+    """`value` as an int >= minimum, else ValueError naming the keyword `name`."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}") from None
+    if number < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {number}")
+    return number
+
+
 @dataclass
 class RunSettings:
     """What to evaluate and how (the sweep's options). `conditions` excludes clean (always
@@ -56,12 +74,17 @@ class RunSettings:
     rendered_root: a folder from `robustpose generate` (None: corruptions rendered in memory,
     identical pixels). boxes: "gt" or the detection file. shard: (i, n) predicts samples
     i, i+n, ... and stops before scoring (`merge_shards`). attack_mode: "crop" (Pytel et al.:
-    on each person's model-input crop) or "image" (on the full image). metric: "AP" or
+    on each person's model-input crop) or "image" (on the full image), the mode used;
+    attack_mode_requested: what was asked ("auto", "crop", "image"). metric: "AP" or
     "PCKh" (`evaluators.default_metric`). postprocess: the top-down rescoring + OKS-NMS
     (False for bottom-up models). heatmap_images: images whose heatmaps give D_n / D_(1)(2)
     for the stability conditions. inference_protocol: the crop conventions of the model
     (`inference_protocol.py`), which also decide the GT boxes. benchmark: {"benchmark": name,
     "sha256": hash of what defines the pixels}. model: what the summary records about the model.
+    max_pixels: the image reader's pixel limit (None: `render.imageio.max_pixels_limit()`).
+    stability_set: the name of the perturbation set of the stability conditions when they
+    were chosen by name (`metrics.stability.PERTURBATION_SETS`). fingerprint: the fields of
+    the run's fingerprint (evaluation/fingerprint.py; {} when not computed).
     """
 
     protocol: Protocol
@@ -74,6 +97,7 @@ class RunSettings:
     use_area: bool = True
     backend: str = "auto"
     attack_mode: str = "crop"
+    attack_mode_requested: str = "auto"
     postprocess: bool = True
     inference_protocol: str = DEFAULT_INFERENCE_PROTOCOL
     batch_size: int = 32
@@ -81,22 +105,34 @@ class RunSettings:
     shard: tuple[int, int] | None = None
     allow_partial: bool = False
     heatmap_images: int = 32
+    max_pixels: int | None = None
+    stability_set: str | None = None
     benchmark: dict = field(default_factory=dict)
     model: dict = field(default_factory=dict)
+    fingerprint: dict = field(default_factory=dict)
     version: str = __version__
 
     def __post_init__(self) -> None:
         if self.attack_mode not in ATTACK_MODES:
             raise ValueError(f"attack mode {self.attack_mode!r}; valid: {', '.join(ATTACK_MODES)}")
-        if int(self.batch_size) < 1:
-            raise ValueError(f"batch size must be at least 1, got {self.batch_size}")
-        if int(self.workers) < 0:
-            raise ValueError(f"workers must be >= 0, got {self.workers}")
+        if self.attack_mode_requested not in REQUESTED_ATTACK_MODES:
+            raise ValueError(f"attack mode {self.attack_mode_requested!r}; valid: "
+                             f"{', '.join(REQUESTED_ATTACK_MODES)}")
+        check_count("batch_size", self.batch_size, 1)
+        check_count("workers", self.workers, 0)
+        check_count("heatmap_images", self.heatmap_images, 0)
+        if self.max_pixels is not None:
+            check_count("max_pixels", self.max_pixels, 1)
         if self.shard is not None:
             i, n = (int(v) for v in self.shard)
             if not (n >= 1 and 0 <= i < n):
                 raise ValueError(f"shard must be i/n with 0 <= i < n, got {i}/{n}")
             self.shard = (i, n)
+
+    @property
+    def fingerprint_sha256(self) -> str | None:
+        """The digest of `fingerprint` (None when it was not computed)."""
+        return digest(self.fingerprint) if self.fingerprint else None
 
     @property
     def boxes_name(self) -> str:

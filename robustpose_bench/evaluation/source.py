@@ -24,12 +24,14 @@ class MissingRenderError(FileNotFoundError):
 
 @dataclass
 class ImageSource:
-    """Pixels of (sample, condition). `rendered_root` None means on-the-fly rendering."""
+    """Pixels of (sample, condition). `rendered_root` None means on-the-fly rendering.
+    max_pixels: the reader's pixel limit (None: `render.imageio.max_pixels_limit()`)."""
 
     dataset: Dataset
     protocol: Protocol
     rendered_root: Path | None = None
     attacks_in_image: bool = True
+    max_pixels: int | None = None
 
     @classmethod
     def from_rendered(cls, dataset: Dataset, root: str | Path) -> ImageSource:
@@ -57,7 +59,7 @@ class ImageSource:
         clock = time.process_time
         t0 = clock()
         if condition.kind == "clean" or (condition.kind == "attack" and not self.attacks_in_image):
-            image = read_image(self.dataset.image_path(sample))
+            image = read_image(self.dataset.image_path(sample), self.max_pixels)
             return image, {}, {"decode": clock() - t0}
         if condition.kind == "corruption" and self.rendered_root is not None:
             path = self.rendered_root / condition_relpath(condition, self.protocol, sample.file_name)
@@ -66,9 +68,9 @@ class ImageSource:
                     f"condition {condition.id}: {path} is missing from the rendered benchmark "
                     f"{self.rendered_root}; render it with `robustpose generate` (same --out) or "
                     f"evaluate with --on-the-fly")
-            image = read_image(path)
+            image = read_image(path, self.max_pixels)
             return image, {}, {"decode": clock() - t0}
-        image = read_image(self.dataset.image_path(sample))
+        image = read_image(self.dataset.image_path(sample), self.max_pixels)
         t1 = clock()
         pixels, info = apply_condition(image, condition, self.protocol, sample.file_name,
                                        sample.persons, self.dataset.meta)

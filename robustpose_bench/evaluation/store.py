@@ -2,21 +2,30 @@
 people) or in memory (`MemoryStore`, `evaluate(..., out=None)`: nothing is written).
 
 Disk layout, per condition `<out>/conditions/<condition id>/`:
-`raw.npz` the predictions before post-processing (`Predictions`), the unit of resumption and
-of shard merging; `score.json` the metrics of the condition (its presence marks the
-condition finished); `results.json` the prediction file the metrics were computed from (COCO
-results json, MPII predictions); `attack_counts.json`, `heatmap_stats.json` side data of the
-prediction step.
+`fingerprint.json` what the condition was measured with ({sha256, fields} of the run's
+fingerprint, evaluation/fingerprint.py; written before anything else, so every stored output
+has one); `raw.npz` the predictions before post-processing (`Predictions`), the unit of
+resumption and of shard merging; `score.json` the metrics of the condition (its presence
+marks the condition finished); `results.json` the prediction file the metrics were computed
+from (COCO results json, MPII predictions); `attack_counts.json`, `heatmap_stats.json` side
+data of the prediction step.
 """
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any, Protocol
 
 from robustpose_bench.evaluation.predictions import Predictions
 from robustpose_bench.io import atomic_write_bytes, atomic_write_json
 from robustpose_bench.render.conditions import Condition
+from robustpose_bench.results import (
+    CONDITIONS_DIR,
+    FINGERPRINT_FILE,
+    condition_fingerprints,
+    fingerprint_digest,
+)
 
 RAW = "raw.npz"
 SCORE = "score.json"
@@ -42,9 +51,16 @@ class ResultStore(Protocol):
     def write_file(self, condition: Condition, name: str, obj: Any,
                    indent: int | None = 1) -> None: ...
 
+    def save_fingerprint(self, condition: Condition, fields: dict) -> None: ...
 
-def condition_dir(out: str | Path, condition: Condition) -> Path:
-    return Path(out) / "conditions" / condition.id
+    def fingerprints(self) -> dict[str, dict | None]: ...
+
+    def remove(self, condition_id: str) -> None: ...
+
+
+def condition_dir(out: str | Path, condition: Condition | str) -> Path:
+    cid = condition if isinstance(condition, str) else condition.id
+    return Path(out) / CONDITIONS_DIR / cid
 
 
 class DiskStore:
@@ -83,6 +99,21 @@ class DiskStore:
                    indent: int | None = 1) -> None:
         atomic_write_json(self.dir(condition) / name, obj, indent=indent)
 
+    def save_fingerprint(self, condition: Condition, fields: dict) -> None:
+        """Record what the condition is measured with (before its outputs are written)."""
+        atomic_write_json(self.dir(condition) / FINGERPRINT_FILE,
+                          {"sha256": fingerprint_digest(fields), "fields": fields})
+
+    def fingerprints(self) -> dict[str, dict | None]:
+        """condition id -> stored fingerprint (None: missing) of every stored condition."""
+        return condition_fingerprints(self.out)
+
+    def remove(self, condition_id: str) -> None:
+        """Delete a condition's folder (a forced run drops what another run measured)."""
+        folder = condition_dir(self.out, condition_id)
+        if folder.resolve().is_relative_to((self.out / CONDITIONS_DIR).resolve()):
+            shutil.rmtree(folder, ignore_errors=True)
+
 
 class MemoryStore:
     """The same interface in memory. Predictions are kept only for the conditions in `keep`
@@ -120,3 +151,14 @@ class MemoryStore:
     def write_file(self, condition: Condition, name: str, obj: Any,
                    indent: int | None = 1) -> None:
         return None
+
+    def save_fingerprint(self, condition: Condition, fields: dict) -> None:
+        return None
+
+    def fingerprints(self) -> dict[str, dict | None]:
+        return {}
+
+    def remove(self, condition_id: str) -> None:
+        for table in (self.scores, self.predictions):
+            for cond in [c for c in table if c.id == condition_id]:
+                del table[cond]

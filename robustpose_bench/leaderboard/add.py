@@ -59,7 +59,7 @@ def add_results(results_dir: str | Path, csv_path: str | Path | None = None,
     occlusion = schema.kind == "occlusion"
     errs = check_summary(summary, allow_partial=allow_partial,
                          need_corruptions=not occlusion, need_attacks=occlusion,
-                         manifest=manifest)
+                         manifest=manifest, results=results_dir)
     stem = path.name.removesuffix(".csv")
     if check_dataset and stem in BENCHMARKS and not errs:
         want_ds, want_metric = BENCHMARKS[stem]

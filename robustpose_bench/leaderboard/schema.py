@@ -42,7 +42,8 @@ class Column:
     kind: "str" (text: no leading =, +, -, @, tab or CR, no control characters), "float"
     (percent, 0..100), "ratio" (percent, >= 0: a model can score better under corruption than
     clean), "int", "date" (YYYY, YYYY-MM or YYYY-MM-DD, a real calendar date),
-    "size" (HxW as printed in papers, e.g. 256x192), "sha256" (64 hex digits).
+    "size" (HxW as printed in papers, e.g. 256x192), "sha256" (64 hex digits), "bool" (true
+    or false).
     required: "always", "measured", "reported" or "" (may be empty).
     """
 
@@ -77,6 +78,10 @@ PROVENANCE_COLUMNS: tuple[Column, ...] = (
            "always"),
     Column("protocol", "str", "rendering protocol (robustpose or advmix)", "always"),
     Column("seed", "int", "benchmark seed of the rendering protocol"),
+    Column("inference_protocol", "str", "crop conventions the model was scored with (hrnet or "
+           "mmpose, docs/protocol.md); empty for rows measured before it was recorded"),
+    Column("use_area", "bool", "OKS scale: true = annotation area (COCO, OCHuman), false = "
+           "0.53 * box area (xtcocotools use_area=False); empty for PCKh"),
     Column("source", "str", "measured (by robustpose) or reported (copied from a paper)",
            "always"),
     Column("version", "str", "robustpose_bench version that measured the row", "measured"),
@@ -132,7 +137,7 @@ class Schema:
 
 
 KEY_COLUMNS: tuple[str, ...] = ("model", "method", "backbone", "input_size", "boxes", "protocol",
-                                "seed", "source", "table")
+                                "seed", "inference_protocol", "use_area", "source", "table")
 
 CORRUPTION_SCHEMA = Schema(
     "corruption", IDENTITY_COLUMNS + CORRUPTION_SCORE_COLUMNS + PROVENANCE_COLUMNS,
@@ -211,6 +216,9 @@ def check_cell(column: Column, text: str) -> str | None:
             datetime.date(parts[0], parts[1], parts[2])
         except ValueError as exc:
             return f"{column.name}={text!r} is not a real date ({exc})"
+    elif column.kind == "bool":
+        if text not in ("true", "false"):
+            return f"{column.name}={text!r} is not true or false"
     elif column.kind == "sha256":
         if not _SHA_RE.match(text):
             return f"{column.name}={text!r} is not 64 lowercase hex digits"

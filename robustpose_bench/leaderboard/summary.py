@@ -23,7 +23,13 @@ from robustpose_bench.leaderboard.schema import (
     format_measured,
 )
 from robustpose_bench.names import method_name
-from robustpose_bench.results import Summary, SummaryError, parse_date, summary_path
+from robustpose_bench.results import (
+    Summary,
+    SummaryError,
+    fingerprint_problems,
+    parse_date,
+    summary_path,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +49,19 @@ def load_summary(results: str | Path) -> Summary:
 
 def check_summary(summary: Summary, *, allow_partial: bool = False,
                   need_corruptions: bool = True, need_attacks: bool = False,
-                  manifest: str | Path | None = None) -> list[str]:
-    """Problems of a summary for the leaderboard (empty list = usable): `Summary.validate`
-    and - when `manifest` (a manifest file or a rendered benchmark folder) is given - that the
-    recorded hash equals the sha256 of that manifest file."""
+                  manifest: str | Path | None = None,
+                  results: str | Path | None = None) -> list[str]:
+    """Problems of a summary for the leaderboard (empty list = usable): `Summary.validate`;
+    when `results` (the results folder) is given, that every condition stored there was
+    measured by the run of the summary (`results.fingerprint_problems`: one model, one
+    benchmark, one set of options); and - when `manifest` (a manifest file or a rendered
+    benchmark folder) is given - that the recorded hash equals the sha256 of that manifest
+    file."""
     errs = summary.validate(allow_partial=allow_partial, need_corruptions=need_corruptions,
                             need_attacks=need_attacks)
+    if results is not None:
+        folder = Path(results)
+        errs.extend(fingerprint_problems(summary, folder.parent if folder.is_file() else folder))
     man = summary.manifest
     if manifest is not None and isinstance(man, Mapping) and not any(
             "manifest.sha256" in e for e in errs):
@@ -96,6 +109,8 @@ def _identity(summary: Summary, name: str | None, method: str | None,
     size = model.get("input_size")
     protocol = summary.protocol or {}
     seed = protocol.get("seed")
+    options = summary.metric_options if isinstance(summary.metric_options, Mapping) else {}
+    use_area = options.get("use_area") if summary.metric == "AP" else None
     created = parse_date(summary.created)
     if date is None:
         date = (created or _dt.date.today()).isoformat()
@@ -110,6 +125,8 @@ def _identity(summary: Summary, name: str | None, method: str | None,
         "boxes": str(summary.boxes or ""),
         "protocol": str(protocol.get("name", "")),
         "seed": "" if seed is None else str(seed),
+        "inference_protocol": str(protocol.get("inference_protocol") or ""),
+        "use_area": "" if use_area is None else ("true" if use_area else "false"),
         "source": "measured",
         "version": str((summary.versions or {}).get("robustpose_bench", "")),
         "manifest_sha256": str((summary.manifest or {}).get("sha256", "")),

@@ -8,7 +8,6 @@ Follows pycocotools COCOeval (iouType 'keypoints') and xtcocotools' `use_area` r
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from robustpose_bench.datasets.coco import validate_records
 from robustpose_bench.datasets.errors import AnnotationError
 from robustpose_bench.datasets.meta import COCO_SIGMAS, meta_from_category
 from robustpose_bench.metrics import _cocoeval_native as native
@@ -115,19 +115,11 @@ def load_gt(gt: str | Path | Mapping | Any, sigmas: Sequence[float] | None = Non
     cat_id = cat.get("id", 1)
     k_decl = len(cat.get("keypoints") or ())
 
-    images = []
-    seen: set[int] = set()
-    for i, img in enumerate(data["images"]):
-        iid = img.get("id") if isinstance(img, Mapping) else None
-        if not isinstance(iid, (int, np.integer)) or isinstance(iid, bool):
-            raise AnnotationError(name, f"expected an integer id, got {iid!r:.40}", "images", i, "id")
-        if int(iid) in seen:
-            raise AnnotationError(name, f"duplicate image id {iid}", "images", i, "id")
-        seen.add(int(iid))
-        images.append({k: img[k] for k in ("id", "width", "height", "file_name") if k in img})
-
+    if not isinstance(cat_id, int) or isinstance(cat_id, bool):
+        raise AnnotationError(name, f"expected an integer id, got {cat_id!r:.40}", "categories",
+                              None, "id")
     anns_in = [(i, a) for i, a in enumerate(data["annotations"])
-               if isinstance(a, Mapping) and a.get("category_id", cat_id) == cat_id]
+               if isinstance(a, Mapping) and a.get("category_id") == cat_id]
     k = None
     if sigmas is not None:
         k = len(sigmas)
@@ -158,29 +150,16 @@ def load_gt(gt: str | Path | Mapping | Any, sigmas: Sequence[float] | None = Non
         raise ValueError(f"{name}: the category declares {k_decl} keypoints but {k} OKS sigmas "
                          "were given")
 
+    # the record rules of every ground-truth reader (generate's too): datasets.coco
+    validate_records(data, name, k, cat_id)
+    images = [{key: img[key] for key in ("id", "width", "height", "file_name") if key in img}
+              for img in data["images"]]
     anns = []
     mismatch = None
     for new_id, (i, a) in enumerate(anns_in, start=1):
-        iid = a.get("image_id")
-        if not isinstance(iid, (int, np.integer)) or int(iid) not in seen:
-            raise AnnotationError(name, f"image_id {iid!r} is not in `images`", "annotations", i,
-                                  "image_id")
-        bbox = a.get("bbox")
-        if not isinstance(bbox, (list, tuple)) or len(bbox) != 4 or not all(
-                _is_num(v) and math.isfinite(v) for v in bbox):
-            raise AnnotationError(name, f"expected 4 finite numbers x, y, w, h, got {bbox!r:.60}",
-                                  "annotations", i, "bbox")
-        kps = a.get("keypoints")
+        iid, bbox = a["image_id"], a["bbox"]
         crowd = bool(a.get("iscrowd", 0))
-        if kps is None and crowd:
-            kps = [0] * (3 * k)
-        if not isinstance(kps, (list, tuple)) or len(kps) != 3 * k:
-            got = len(kps) if isinstance(kps, (list, tuple)) else type(kps).__name__
-            raise AnnotationError(name, f"expected 3*K = {3 * k} values, got {got}",
-                                  "annotations", i, "keypoints")
-        if not all(_is_num(v) and math.isfinite(v) for v in kps):
-            raise AnnotationError(name, "non-numeric or non-finite value", "annotations", i,
-                                  "keypoints")
+        kps = a.get("keypoints") or [0] * (3 * k)  # a crowd region may have none
         nvis = sum(1 for v in kps[2::3] if v > 0)
         if "num_keypoints" in a and a["num_keypoints"] != nvis and mismatch is None:
             mismatch = (i, a["num_keypoints"], nvis)
@@ -189,9 +168,6 @@ def load_gt(gt: str | Path | Mapping | Any, sigmas: Sequence[float] | None = Non
                 raise AnnotationError(name, "missing field (use use_area=False / --no-use-area "
                                             "for files without areas)", "annotations", i, "area")
             area = a["area"]
-            if not _is_num(area) or not math.isfinite(area) or area < 0:
-                raise AnnotationError(name, f"expected a non-negative number, got {area!r}",
-                                      "annotations", i, "area")
         else:
             area = bbox[2] * bbox[3] * NO_AREA_FACTOR
         anns.append({"id": new_id, "image_id": int(iid), "category_id": cat_id,
@@ -257,7 +233,7 @@ def check_results(results: str | Path | Sequence[Mapping] | KeypointResults, gt:
     a keypoint list whose length is not 3*K, non-numeric values, NaN/inf coordinates,
     confidences or scores (unless nan_policy="drop": such records are dropped with a warning),
     negative scores, and duplicate submissions (same image, category and keypoints as an
-    earlier record). An empty list is valid (AP = 0).
+    earlier record). An empty list is valid (AP = 0) and logged as a warning.
     """
     if nan_policy not in NAN_POLICIES:
         raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
@@ -266,6 +242,9 @@ def check_results(results: str | Path | Sequence[Mapping] | KeypointResults, gt:
     data, src = _read_results(results)
     if not isinstance(data, (list, tuple)):
         raise AnnotationError(src, f"expected a json list of results, got {type(data).__name__}")
+    if not data:
+        log.warning("%s: the result list is empty: every score is 0 (no prediction was "
+                    "submitted)", src)
     k = gt.num_keypoints
     n = len(data)
     ids = np.zeros(n, np.int64)

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from robustpose_bench.datasets.types import Dataset
+from robustpose_bench.inference_protocol import DEFAULT_INFERENCE_PROTOCOL
 
 log = logging.getLogger(__name__)
 
@@ -22,13 +23,16 @@ log = logging.getLogger(__name__)
 def validate_model(model: nn.Module, dataset: Dataset, input_size: tuple[int, int], *,
                    device: torch.device | str = "cpu", flip_test: bool = True,
                    batch_size: int = 64, max_images: int | None = None,
-                   det_file: str | Path | None = None) -> dict[str, float]:
+                   det_file: str | Path | None = None,
+                   inference_protocol: str = DEFAULT_INFERENCE_PROTOCOL) -> dict[str, float]:
     """Score `model` (images -> heatmaps, eval mode) on `dataset`; metrics in percent.
 
     input_size: (width, height). max_images: the first N images only (COCO-format data;
     the GT is restricted to them). det_file: COCO detection results for the boxes (default:
-    GT boxes, score 1). Returns {"AP", "AP50", ...} or {"PCKh", ...}; metrics that are
-    undefined (no GT person in an area range) are left out.
+    GT boxes, score 1). inference_protocol: the crop conventions (inference_protocol.py), which
+    also decide the GT boxes and the OKS-NMS area precision, as in `evaluate`. Returns {"AP",
+    "AP50", ...} or {"PCKh", ...}; metrics that are undefined (no GT person in an area range)
+    are left out.
     """
     from robustpose_bench.adapters.topdown import HeatmapTopDownAdapter
     from robustpose_bench.evaluation import LocalPredictor, RunSettings, default_metric
@@ -50,7 +54,8 @@ def validate_model(model: nn.Module, dataset: Dataset, input_size: tuple[int, in
         detections = load_detections(det_file, image_ids=[s.image_id for s in samples])
     adapter = HeatmapTopDownAdapter(model, input_size=tuple(input_size),
                                     flip_index=meta.flip_index(), device=device,
-                                    batch_size=batch_size, flip_test=flip_test)
+                                    batch_size=batch_size, flip_test=flip_test,
+                                    inference_protocol=inference_protocol)
     boxes = boxes_for_dataset(dataset, detections, adapter.inference_protocol)
     settings = RunSettings(protocol=get_protocol("robustpose"), metric=metric,
                            batch_size=batch_size, inference_protocol=adapter.inference_protocol,
@@ -62,7 +67,8 @@ def validate_model(model: nn.Module, dataset: Dataset, input_size: tuple[int, in
     if len(indices) < len(samples):
         subset = {samples[i].image_id for i in indices}
     evaluator = metric_evaluator(dataset, metric, aspect=input_size[0] / input_size[1],
-                                 gt_images=subset)
+                                 gt_images=subset,
+                                 inference_protocol=adapter.inference_protocol)
     evaluator.reset()
     outputs = list(predictions.images())
     evaluator.process([samples[o.index] for o in outputs], outputs)

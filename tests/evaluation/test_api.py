@@ -32,8 +32,8 @@ def _files(root: Path) -> set[str]:
     return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
 
 
-def _temp_leftovers() -> set[str]:
-    return {p.name for p in Path(tempfile.gettempdir()).glob("robustpose-*")}
+def _temp_leftovers(folder: Path) -> set[str]:
+    return {p.name for p in folder.glob("robustpose-*")}
 
 
 def _run_example(code: str, cwd: Path, monkeypatch) -> dict:
@@ -59,13 +59,15 @@ def readme_benchmark(tmp_path_factory):
     examples = readme_examples()
     assert len(examples) >= 2 and "rpb.benchmark(" in examples[0]
     cwd = tmp_path_factory.mktemp("readme_benchmark")
-    before = _temp_leftovers()
+    # a private temp folder: parallel test workers make robustpose-* temp folders of their own
+    tmp = tmp_path_factory.mktemp("readme_tmp")
     mp = pytest.MonkeyPatch()
     try:
+        mp.setattr(tempfile, "tempdir", str(tmp))
         ns = _run_example(examples[0], cwd, mp)
     finally:
         mp.undo()
-    return ns["summary"], _files(cwd), _temp_leftovers() - before
+    return ns["summary"], _files(cwd), _temp_leftovers(tmp)
 
 
 def test_readme_benchmark_runs_in_memory(readme_benchmark):
@@ -183,7 +185,7 @@ def test_in_memory_equals_on_disk_and_resumes(synthpose_val, tmp_path):
     (lambda d: rpb.evaluate("synthpose_hrnet_w16_standard", d, shard=(0, 2)),
      "a shard run needs an output folder"),
     (lambda d: rpb.evaluate("synthpose_hrnet_w16_standard", d, attack_mode="paint"),
-     "attack mode 'paint'; valid: crop, image"),
+     "attack mode 'paint'; valid: auto, crop, image"),
 ])
 def test_bad_arguments_one_line_errors(synthpose_val, call, message):
     data = rpb.load_dataset(synthpose_val["ann_file"], synthpose_val["image_root"])
@@ -195,7 +197,12 @@ def test_bad_arguments_one_line_errors(synthpose_val, call, message):
 def test_cli_benchmark_without_root_is_synthesised_and_manifest_still_works(tmp_path):
     res = _cli("evaluate", "--model", "synthpose_hrnet_w16_standard", "--benchmark", "coco-c",
                "--out", tmp_path / "o")
-    assert res.returncode != 0 and "benchmark coco-c needs root=" in res.stderr
+    assert res.returncode != 0 and "benchmark coco-c needs --root" in res.stderr
+    assert not (tmp_path / "o").exists()  # refused before the output folder is made
+    res = _cli("evaluate", "--model", "nope", "--benchmark", "synthpose-c",
+               "--out", tmp_path / "o")
+    assert res.returncode != 0 and "model spec 'nope' not understood" in res.stderr
+    assert not (tmp_path / "o").exists()  # nothing synthesised for a mistyped model
     res = _cli("evaluate", "--model", "x", "--benchmark", "coco-c", "--manifest",
                REPO / "manifests" / "coco-c.yaml", "--out", tmp_path / "o")
     assert res.returncode != 0 and "not both" in res.stderr
@@ -236,3 +243,18 @@ def test_public_api_listing_and_a_light_import():
     assert res.stdout.splitlines() == [repr(api), "[]"]  # nothing heavy imported yet
     with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         rpb.nope  # noqa: B018
+
+
+def test_cli_generate_synthesises_synthpose_under_an_empty_root(tmp_path):
+    """`generate --benchmark synthpose-c --root DIR` from an empty DIR makes the data set the
+    definition describes (as evaluate does) and renders it; the files equal a direct call."""
+    from robustpose_bench.datasets.synthpose import generate
+
+    res = _cli("generate", "--benchmark", "synthpose-c", "--root", tmp_path / "data",
+               "--corruptions", "fog", "--severities", "1", "--no-progress")
+    assert res.returncode == 0, res.stderr
+    rendered = sorted((tmp_path / "data" / "synthpose-c" / "fog" / "1").iterdir())
+    assert len(rendered) == 100
+    generate(tmp_path / "ref", split="val", num_images=100, seed=0)
+    ours = tmp_path / "data" / "synthpose" / "annotations" / "synthpose_val.json"
+    assert ours.read_bytes() == (tmp_path / "ref" / "annotations" / "synthpose_val.json").read_bytes()

@@ -69,7 +69,7 @@ def _keypoints(adapter, items):
 
 def test_zoo_model_keypoints_within_a_tenth_of_a_pixel(synthpose_val):
     ds = load_coco(synthpose_val["ann_file"], synthpose_val["image_root"])
-    adapter, _ = resolve_model(MODEL, ds.meta, device="cpu")
+    adapter = resolve_model(MODEL, ds.meta, device="cpu").adapter
     assert adapter.device_crops is False and adapter.crop_spec() is not None  # CPU default
     boxes = boxes_for_dataset(ds, None, adapter.inference_protocol)
     items = [(read_image(ds.image_path(s)), boxes[i].boxes) for i, s in enumerate(ds.samples)]
@@ -100,8 +100,8 @@ def test_evaluate_with_device_crops_on_cpu(synthpose_val):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_device_crops_match_the_cpu_path(synthpose_val):
     ds = load_coco(synthpose_val["ann_file"], synthpose_val["image_root"])
-    cpu_adapter, _ = resolve_model(MODEL, ds.meta, device="cpu")
-    cuda_adapter, _ = resolve_model(MODEL, ds.meta, device="cuda")
+    cpu_adapter = resolve_model(MODEL, ds.meta, device="cpu").adapter
+    cuda_adapter = resolve_model(MODEL, ds.meta, device="cuda").adapter
     assert cuda_adapter.device_crops is True  # on by default on CUDA
     boxes = boxes_for_dataset(ds, None, cpu_adapter.inference_protocol)
     items = [(read_image(ds.image_path(s)), boxes[i].boxes) for i, s in enumerate(ds.samples)]

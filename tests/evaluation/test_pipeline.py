@@ -57,7 +57,7 @@ def test_crops_cut_by_workers_equal_crops_cut_by_the_adapter(synthpose_val):
     """The CropSpec path (crops cut in the workers, `predict_crops`) and the adapter's own
     `predict_batch` give identical keypoints; every stage is timed."""
     ds = load_coco(synthpose_val["ann_file"], synthpose_val["image_root"])
-    adapter, _ = resolve_model(MODEL, ds.meta, device="cpu")
+    adapter = resolve_model(MODEL, ds.meta, device="cpu").adapter
     boxes = boxes_for_dataset(ds, None, adapter.inference_protocol)
     settings = RunSettings(protocol=get_protocol("robustpose"), batch_size=8, workers=1,
                            conditions=[Condition.corruption("fog", 2)])
