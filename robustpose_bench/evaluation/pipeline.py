@@ -40,6 +40,10 @@ STAGES = ("decode", "corrupt", "jpeg", "warp", "model", "postprocess")
 #: Items each worker prepares ahead of the model process (DataLoader prefetch_factor).
 PREFETCH = 8
 
+#: Niceness added to worker processes (0: same priority as the model process), so that the
+#: model process is not starved when workers fill the cores.
+WORKER_NICE = 5
+
 
 #: Where the prediction step runs: this machine (data-loader worker processes feeding the
 #: model in this process) or a Dask cluster (evaluation/distributed.py). The same `--backend`
@@ -269,10 +273,16 @@ def _writable(image: np.ndarray) -> np.ndarray:
 
 def _worker_init(_worker_id: int) -> None:
     """One torch thread per worker process (as the DataLoader does), so that workers x
-    threads stays within the cores; OpenCV's single thread is inherited (`_fork_settings`)."""
+    threads stays within the cores; OpenCV's single thread is inherited (`_fork_settings`).
+    Workers run at a lower priority (`WORKER_NICE`): with as many workers as cores the model
+    process, which every item passes through, gets a core whenever it can run, and the
+    workers (working ahead, `PREFETCH` items each) take the rest."""
     import torch
 
     torch.set_num_threads(1)
+    if WORKER_NICE:
+        with contextlib.suppress(OSError, AttributeError):  # not permitted / not on this OS
+            os.nice(WORKER_NICE)
 
 
 @contextlib.contextmanager
