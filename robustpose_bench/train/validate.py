@@ -30,12 +30,14 @@ def _subset_gt(ann_file: Path, image_ids: set[int]) -> dict:
 def validate_model(model: nn.Module, dataset: Dataset, input_size: tuple[int, int], *,
                    device: torch.device | str = "cpu", flip_test: bool = True,
                    batch_size: int = 64, max_images: int | None = None,
-                   det_file: str | Path | None = None) -> dict[str, float]:
+                   det_file: str | Path | None = None, decode: str = "standard"
+                   ) -> dict[str, float]:
     """Score `model` (images -> heatmaps, eval mode) on `dataset`; metrics in percent.
 
     input_size: (width, height). max_images: the first N images only (COCO-format data;
     the GT is restricted to them). det_file: COCO detection results for the boxes (default:
-    GT boxes, score 1). Returns {"AP", "AP50", ...} or {"PCKh", ...}.
+    GT boxes, score 1). decode: the adapter's heatmap decoder (the target codec's match).
+    Returns {"AP", "AP50", ...} or {"PCKh", ...}.
     """
     from robustpose_bench.adapters.topdown import HeatmapTopDownAdapter
     from robustpose_bench.evaluate.boxes import boxes_for_dataset
@@ -55,7 +57,7 @@ def validate_model(model: nn.Module, dataset: Dataset, input_size: tuple[int, in
     boxes = boxes_for_dataset(dataset, detections)
     adapter = HeatmapTopDownAdapter(model, input_size=tuple(input_size),
                                     flip_index=meta.flip_index(), device=device,
-                                    batch_size=batch_size, flip_test=flip_test)
+                                    batch_size=batch_size, flip_test=flip_test, decode=decode)
     preds: dict[int, np.ndarray] = {}
     bx: dict[int, np.ndarray] = {}
     sc: dict[int, np.ndarray] = {}

@@ -17,7 +17,7 @@ from _train_helpers import make_config, make_trainer, params_vector
 from click.testing import CliRunner
 
 from robustpose_bench.datasets.loading import load_dataset
-from robustpose_bench.train.trainer import Trainer
+from robustpose_bench.train.trainer import build_trainer
 
 
 class Killed(RuntimeError):
@@ -70,7 +70,7 @@ def test_resume_refuses_a_different_model(synthpose_val, tmp_path):
                       model={"input_size": [64, 64], "heatmap_size": [16, 16]})
     ds = load_dataset(synthpose_val["ann_file"], synthpose_val["image_root"])
     with pytest.raises(ValueError, match="`model` differs"):
-        Trainer(cfg, tmp_path, device="cpu", resume=True, train_dataset=ds)
+        build_trainer(cfg, tmp_path, device="cpu", resume=True, train_dataset=ds)
 
 
 def test_checkpoints_validation_and_the_evaluator_adapter(synthpose_val, tmp_path):
@@ -81,7 +81,7 @@ def test_checkpoints_validation_and_the_evaluator_adapter(synthpose_val, tmp_pat
     cfg = make_config(synthpose_val, train={"epochs": 1, "max_steps_per_epoch": 2},
                       val={"every": 1, "max_images": 3})
     ds = load_dataset(synthpose_val["ann_file"], synthpose_val["image_root"])
-    tr = Trainer(cfg, tmp_path, device="cpu", resume=False, train_dataset=ds, val_dataset=ds)
+    tr = build_trainer(cfg, tmp_path, device="cpu", resume=False, train_dataset=ds, val_dataset=ds)
     summary = tr.fit()
     tr.close()
     assert set(summary["last_val"]) >= {"AP", "AP50", "AR"}
@@ -158,8 +158,8 @@ def test_amp_steps_on_cuda(synthpose_val, tmp_path, method, args):
     cfg = make_config(synthpose_val, method, args, train={"epochs": 1, "max_steps_per_epoch": 2,
                                                           "amp": True})
     ds = load_dataset(synthpose_val["ann_file"], synthpose_val["image_root"])
-    tr = Trainer(cfg, tmp_path, device="cuda", resume=False, train_dataset=ds, val_dataset=ds)
-    assert tr.amp and tr.scaler.is_enabled()
+    tr = build_trainer(cfg, tmp_path, device="cuda", resume=False, train_dataset=ds, val_dataset=ds)
+    assert tr.precision.dtype == torch.float16 and tr.pose.scaler.is_enabled()
     summary = tr.fit()
     tr.close()
     assert summary["steps"] == 2
@@ -179,7 +179,7 @@ def test_pretrained_backbone_and_init_checkpoint_are_loaded(synthpose_val, tmp_p
     save_file({k: state[k].contiguous() for k in keys}, str(tmp_path / "imagenet.safetensors"))
     ds = load_dataset(synthpose_val["ann_file"], synthpose_val["image_root"])
     cfg = make_config(synthpose_val, model={"pretrained": str(tmp_path / "imagenet.safetensors")})
-    tr = Trainer(cfg, tmp_path / "a", device="cpu", resume=False, train_dataset=ds)
+    tr = build_trainer(cfg, tmp_path / "a", device="cpu", resume=False, train_dataset=ds)
     own = tr.raw_model.state_dict()
     assert all(torch.equal(own[k], state[k]) for k in keys)
     heads = [k for k in own if k not in keys and own[k].is_floating_point()]
@@ -187,6 +187,6 @@ def test_pretrained_backbone_and_init_checkpoint_are_loaded(synthpose_val, tmp_p
     tr.close()
     save_checkpoint(donor, tmp_path / "full.safetensors", {"model": "hrnet_w16_small"})
     cfg = make_config(synthpose_val, model={"checkpoint": str(tmp_path / "full.safetensors")})
-    tr = Trainer(cfg, tmp_path / "b", device="cpu", resume=False, train_dataset=ds)
+    tr = build_trainer(cfg, tmp_path / "b", device="cpu", resume=False, train_dataset=ds)
     assert torch.equal(params_vector(tr.raw_model), params_vector(donor))
     tr.close()
