@@ -16,6 +16,7 @@ import math
 import platform
 import random
 import time
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -351,6 +352,8 @@ class Trainer:
                 slot.scheduler.load_state_dict(rec["scheduler"])
             if slot.scaler is not None and rec["scaler"] is not None:
                 slot.scaler.load_state_dict(rec["scaler"])
+        for slot in (self.pose, *self.extra_optimizers.values()):
+            self._apply_schedule(slot.scheduler)
         self.method.load_state_dict(state["method"])
         self.epoch = int(state["epoch"])
         self.batch_in_epoch = int(state["batch_in_epoch"])
@@ -369,6 +372,24 @@ class Trainer:
         log.info("resumed from %s at epoch %d, batch %d (step %d)", self.state_path, self.epoch,
                  self.batch_in_epoch, self.global_step)
         return True
+
+    def _apply_schedule(self, scheduler: Any) -> None:
+        """After loading a scheduler's state: use the config's learning-rate steps and factor
+        (the state stores the ones of the run that wrote it) and set the learning rate they
+        give at the resumed epoch, so a resumed run can shorten or move its schedule."""
+        if not isinstance(scheduler, torch.optim.lr_scheduler.MultiStepLR):
+            return
+        t = self.cfg.train
+        saved = sorted(scheduler.milestones.elements())
+        if saved != list(t.lr_steps) or scheduler.gamma != t.lr_factor:
+            log.warning("resuming with learning-rate steps %s x%g (the state has %s x%g)",
+                        list(t.lr_steps), t.lr_factor, saved, scheduler.gamma)
+        scheduler.milestones = Counter(t.lr_steps)
+        scheduler.gamma = t.lr_factor
+        done = sum(1 for m in t.lr_steps if m <= scheduler.last_epoch)
+        for group, base in zip(scheduler.optimizer.param_groups, scheduler.base_lrs, strict=True):
+            group["lr"] = base * t.lr_factor ** done
+        scheduler._last_lr = [g["lr"] for g in scheduler.optimizer.param_groups]
 
     def checkpoint_config(self, metrics: dict[str, float] | None = None) -> dict[str, Any]:
         """The JSON config stored next to an exported checkpoint."""

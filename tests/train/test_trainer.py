@@ -62,6 +62,23 @@ def test_resume_after_a_kill_gives_the_same_weights(synthpose_val, tmp_path, met
     again.close()
 
 
+def test_resume_applies_a_changed_learning_rate_schedule(synthpose_val, tmp_path):
+    """A run resumed with other `train.lr_steps` follows them (the scheduler state stores the
+    old ones): here the first step moves from epoch 5 to epoch 1, already passed."""
+    train = {"epochs": 2, "max_steps_per_epoch": 1, "lr": 1e-3, "lr_steps": [5]}
+    tr = make_trainer(synthpose_val, tmp_path, train=train)
+    tr.fit()
+    assert tr.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3)
+    tr.close()
+    train = {**train, "epochs": 3, "lr_steps": [1, 2]}
+    again = make_trainer(synthpose_val, tmp_path, train=train, resume=True)
+    assert again.epoch == 2
+    assert again.optimizer.param_groups[0]["lr"] == pytest.approx(1e-5)  # two steps passed
+    again.fit()
+    assert [h["lr"] for h in again.history] == pytest.approx([1e-3, 1e-3, 1e-5])
+    again.close()
+
+
 def test_resume_refuses_a_different_model(synthpose_val, tmp_path):
     tr = make_trainer(synthpose_val, tmp_path, train={"epochs": 1, "max_steps_per_epoch": 1})
     tr.fit()
