@@ -494,8 +494,19 @@ class Trainer:
             if self.dist.is_main:
                 atomic_write_text(self.out_dir / "history.jsonl",
                                   "".join(json.dumps(h) + "\n" for h in self.history))
+                self._plot_curves()
             distributed.barrier(self.dist)
         return self.summary()
+
+    def _plot_curves(self) -> None:
+        """curves.png beside history.jsonl; a drawing failure only logs (the run goes on)."""
+        from robustpose_bench.train.curves import plot_history
+
+        try:
+            plot_history(self.history, self.out_dir / "curves.png",
+                         f"{self.cfg.name} ({self.cfg.model.name}, {self.cfg.method})")
+        except (OSError, ValueError, RuntimeError) as exc:
+            log.warning("could not draw %s: %s", self.out_dir / "curves.png", exc)
 
     def _train_epoch(self) -> None:
         cfg = self.cfg

@@ -110,6 +110,7 @@ def test_checkpoints_validation_and_the_evaluator_adapter(synthpose_val, tmp_pat
         assert side["method"] == "standard" and side["dataset"] == "synthpose"
     history = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]
     assert len(history) == 1 and "val" in history[0] and history[0]["steps"] == 2
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert yaml.safe_load((tmp_path / "config.yaml").read_text())["model"]["name"] == "hrnet_w16_small"
     adapter = load_adapter(str(tmp_path / "last.safetensors"), meta=SYNTHPOSE, device="cpu")
     sample = ds.samples[0]
@@ -207,3 +208,23 @@ def test_pretrained_backbone_and_init_checkpoint_are_loaded(synthpose_val, tmp_p
     tr = build_trainer(cfg, tmp_path / "b", device="cpu", resume=False, train_dataset=ds)
     assert torch.equal(params_vector(tr.raw_model), params_vector(donor))
     tr.close()
+
+
+def test_learning_curves_read_and_draw_a_history(tmp_path):
+    from robustpose_bench.train.curves import plot_history, read_history
+
+    path = tmp_path / "history.jsonl"
+    rows = [{"epoch": e, "lr": 1e-3 if e < 3 else 1e-4, "loss": 0.01 / e, "loss_g": -0.01 / e}
+            for e in range(1, 5)]
+    rows[1]["val"] = {"AP": 3.5}
+    rows[3]["val"] = {"AP": 7.25}
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    history = read_history(path)
+    assert [h["epoch"] for h in history] == [1, 2, 3, 4]
+    out = plot_history(history, tmp_path / "c.png", "run")
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    path.write_text('{"epoch": 1}\nnot json\n')
+    with pytest.raises(ValueError, match="history.jsonl:2: not JSON"):
+        read_history(path)
+    with pytest.raises(ValueError, match="no epoch"):
+        plot_history([], tmp_path / "d.png")
