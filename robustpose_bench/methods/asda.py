@@ -268,6 +268,10 @@ class ASDAMethod(TrainingMethod):
     def setup(self, ctx: TrainContext) -> None:
         super().setup(ctx)
         a: ASDAArgs = self.args
+        pretrained = ctx.cfg.resolve(a.g_pretrained)
+        if pretrained is not None and not pretrained.is_file():
+            raise ConfigError(f"method_args.g_pretrained: {pretrained} does not exist (a local "
+                              f"ImageNet {a.g_backbone} checkpoint; nothing is downloaded)")
         self.pool = self.build_pool()
         log.info("ASDA part pool: %d parts (%s)", len(self.pool),
                  ", ".join(f"{k} {v}" for k, v in self.pool.counts().items()))
@@ -278,8 +282,8 @@ class ASDAMethod(TrainingMethod):
         self.generator: STNGenerator | None = None
         if a.adversarial:
             self.generator = STNGenerator(len(self.pool.types), a.g_width, a.g_backbone)
-            if a.g_pretrained is not None:
-                self.generator.load_imagenet(str(ctx.cfg.resolve(a.g_pretrained)))
+            if pretrained is not None:
+                self.generator.load_imagenet(str(pretrained))
             self.generator.to(ctx.device)
             self.g_module = ctx.wrap_ddp(self.generator)
             self.g_slot = ctx.add_optimizer(
