@@ -73,6 +73,7 @@ def plot_history(history: list[dict[str, Any]], out: str | Path, title: str = ""
             ax_v.annotate(f"{y:.1f}", (e, y), textcoords="offset points", xytext=(0, 5),
                           ha="center", fontsize=7)
         ax_v.set_ylabel(f"validation {key} (%)")
+        ax_v.set_ylim(0, max(y for _, y in pts) * 1.15 + 0.5)
     else:
         ax_v.text(0.5, 0.5, "no validation yet", ha="center", va="center",
                   transform=ax_v.transAxes)
