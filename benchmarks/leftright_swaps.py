@@ -6,7 +6,10 @@ For every GT person (GT boxes, the checkpoint's own inference settings, flip tes
 left/right keypoint pair with both joints labelled, the pair counts as swapped when the
 crossed assignment is closer: |p_l - g_r| + |p_r - g_l| < |p_l - g_l| + |p_r - g_r|. A person
 has a visible face when its nose is visible (`v = 2`; back views have `v = 1` eyes and nose,
-docs/synthpose.md). Prints the swap rate per group and per pair.
+docs/synthpose.md). Prints the swap rate per group and per pair, and the COCO OKS AP of the
+predictions as they are and with every crossed pair uncrossed (an oracle that fixes all
+left/right swaps; person score = mean keypoint confidence above 0.2, no NMS with GT boxes),
+which bounds what the swaps cost.
 
 Usage: `python benchmarks/leftright_swaps.py CHECKPOINT.safetensors [--data DIR]` (DIR holds
 a SynthPose val split, generated there when missing; default runs/data/synthpose).
@@ -21,6 +24,7 @@ import numpy as np
 from robustpose_bench.adapters.loading import load_adapter
 from robustpose_bench.datasets.loading import load_dataset
 from robustpose_bench.datasets.synthpose import generate
+from robustpose_bench.metrics.coco import evaluate_keypoints
 from robustpose_bench.train.data import read_rgb
 
 
@@ -39,6 +43,7 @@ def main() -> None:
     nose = meta.keypoint_names.index("nose")
     pairs = [(a, b) for a, b in meta.flip_pairs]
     counts = {g: np.zeros((len(pairs), 2), dtype=np.int64) for g in ("face", "no_face")}
+    results: dict[str, list[dict]] = {"as predicted": [], "swaps fixed (oracle)": []}
     for sample in ds.samples:
         persons = [p for p in sample.persons if not p.iscrowd and p.num_keypoints > 0]
         if not persons:
@@ -47,6 +52,7 @@ def main() -> None:
                                np.array([p.bbox for p in persons]))
         for p, kp in zip(persons, pred, strict=True):
             gt = p.keypoints
+            fixed = kp.copy()
             group = "face" if gt[nose, 2] == 2 else "no_face"
             for i, (a, b) in enumerate(pairs):
                 if gt[a, 2] == 0 or gt[b, 2] == 0:
@@ -56,6 +62,13 @@ def main() -> None:
                 crossed = (np.linalg.norm(kp[a, :2] - gt[b, :2])
                            + np.linalg.norm(kp[b, :2] - gt[a, :2]))
                 counts[group][i] += (int(crossed < straight), 1)
+                if crossed < straight:
+                    fixed[[a, b]] = kp[[b, a]]
+            for key, k in (("as predicted", kp), ("swaps fixed (oracle)", fixed)):
+                conf = k[:, 2][k[:, 2] > 0.2]
+                results[key].append({"image_id": sample.image_id, "category_id": 1,
+                                     "keypoints": k.ravel().tolist(),
+                                     "score": float(conf.mean()) if len(conf) else 0.0})
     print(f"{args.checkpoint}: left/right swaps on {ann}")
     for group, c in counts.items():
         total = c.sum(axis=0)
@@ -63,6 +76,9 @@ def main() -> None:
         for i, (a, _) in enumerate(pairs):
             name = meta.keypoint_names[a].removeprefix("left_")
             print(f"    {name:9s} {100.0 * c[i, 0] / max(c[i, 1], 1):5.1f} % of {c[i, 1]}")
+    for key, res in results.items():
+        ap = evaluate_keypoints(str(ann), res, sigmas=meta.sigmas)["AP"]
+        print(f"  AP {key}: {100.0 * ap:.2f}")
 
 
 if __name__ == "__main__":
