@@ -16,6 +16,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from robustpose_bench.io import atomic_write_bytes  # noqa: E402
 
@@ -79,6 +80,8 @@ def plot_history(history: list[dict[str, Any]], out: str | Path, title: str = ""
                   transform=ax_v.transAxes)
     ax_v.set_xlabel("epoch")
     ax_v.set_xlim(0.5, max(epochs) + 0.5)
+    for ax in (ax_l, ax_v):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_v.grid(alpha=0.3)
     if title:
         fig.suptitle(title, fontsize=10)
