@@ -21,7 +21,10 @@ $(STAMP): pyproject.toml Makefile
 	# build it from source against the installed NumPy.
 	$(PIP) install -q "numpy>=1.24" "cython>=3" "setuptools<81"
 	$(PY) -c "import xtcocotools.coco" 2>/dev/null || $(PIP) install -q --no-binary xtcocotools --no-build-isolation xtcocotools==1.14.3
-	$(PIP) install -q -e ".[dev,fast,onnx,dask]"
+	$(PIP) install -q -e ".[dev,fast,onnx,dask,hf]"
+	# rtmlib (reference for the SimCC / RTMO adapter tests) without its opencv-python and
+	# opencv-contrib-python requirements: its other ones (numpy, onnxruntime, tqdm) are here.
+	$(PIP) install -q --no-deps "rtmlib==0.0.16"
 	# imagecorruptions 1.1.2 imports pkg_resources, removed from setuptools >= 82 (torch may pull
 	# a newer one): keep a setuptools that still has it.
 	$(PIP) install -q "setuptools<81"
@@ -45,6 +48,7 @@ bench: venv
 
 lint: venv
 	$(VENV)/bin/ruff check robustpose_bench tests benchmarks
+	$(VENV)/bin/lint-imports --no-cache
 
 chromium:
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null) || echo "chromium not installed: the browser test will be skipped"

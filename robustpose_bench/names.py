@@ -22,3 +22,24 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
     "digital": ("contrast", "elastic_transform", "pixelate", "jpeg_compression"),
 }
 SEVERITIES: tuple[int, ...] = (1, 2, 3, 4, 5)
+#: The short column headers of the AdvMix tables (Table 1/4), also the figures' tick labels.
+SHORT_NAMES: dict[str, str] = {
+    "gaussian_noise": "Gauss", "shot_noise": "Shot", "impulse_noise": "Impulse",
+    "defocus_blur": "Defocus", "glass_blur": "Glass", "motion_blur": "Motion",
+    "zoom_blur": "Zoom", "snow": "Snow", "frost": "Frost", "fog": "Fog",
+    "brightness": "Bright", "contrast": "Contrast", "elastic_transform": "Elastic",
+    "pixelate": "Pixel", "jpeg_compression": "JPEG",
+}
+
+#: Spellings of the training methods as the papers print them (summaries record the ids).
+METHOD_NAMES: dict[str, str] = {"standard": "Standard", "advmix": "AdvMix", "asda": "ASDA",
+                                "stable_heatmap": "StableHeatmap",
+                                "occlusion_aug": "OcclusionAug"}
+
+
+def method_name(method: object) -> str:
+    """Display name of a training method id (`advmix` -> `AdvMix`); unknown ids unchanged,
+    missing -> `Standard`."""
+    if not method:
+        return "Standard"
+    return METHOD_NAMES.get(str(method).lower(), str(method))

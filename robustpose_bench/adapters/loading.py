@@ -2,161 +2,34 @@
 an ONNX file, `path/to/file.py:ClassName` or `package.module:ClassName` (issue 6, part 1).
 
 `--model-arg key=value` strings become constructor arguments, converted by the parameter's
-annotation (int, float, bool, str, Path, list/tuple/dict as JSON, `X | None`), else by
-`ast.literal_eval` when that succeeds, else kept as strings (docs/adapters.md).
+annotation (`adapters.args`, docs/adapters.md).
 """
 from __future__ import annotations
 
-import ast
 import hashlib
 import importlib
 import importlib.util
 import inspect
-import json
 import logging
 import sys
 import types
-import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from robustpose_bench.adapters.args import (  # noqa: F401 (build_with_args re-exported)
+    build_with_args,
+    convert_value,
+    parse_input_size,
+)
 from robustpose_bench.adapters.base import AdapterError, adapter_name, validate_adapter
+from robustpose_bench.inference_protocol import DEFAULT_INFERENCE_PROTOCOL
 
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".tar", ".ckpt", ".bin")
 # Arguments injected into a user adapter's constructor when it declares them by name.
 INJECTED = ("meta", "device", "trust_checkpoint")
-_TRUE = {"1", "true", "yes", "on", "y", "t"}
-_FALSE = {"0", "false", "no", "off", "n", "f"}
-
-
-def parse_model_args(pairs: Sequence[str]) -> dict[str, str]:
-    """CLI `--model-arg key=value` strings -> {key: value} (values stay strings)."""
-    out: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise AdapterError(f"--model-arg {pair!r}: expected key=value")
-        if key in out:
-            raise AdapterError(f"--model-arg {key} given twice")
-        out[key] = value
-    return out
-
-
-def _literal(text: str) -> Any:
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return text
-
-
-_NAMED = {"int": int, "float": float, "bool": bool, "str": str, "Path": Path, "list": list,
-          "tuple": tuple, "dict": dict}
-
-
-def convert_value(text: str, annotation: Any, key: str = "value") -> Any:
-    """Convert one model-arg string according to a parameter annotation (see module doc)."""
-    if not isinstance(text, str):
-        return text
-    if isinstance(annotation, str):  # unresolved postponed annotation
-        parts = [p.strip() for p in annotation.split("|")]
-        if "None" in parts and text.strip().lower() in ("none", "null"):
-            return None
-        for p in parts:
-            if p in _NAMED:
-                return convert_value(text, _NAMED[p], key)
-        return _literal(text)
-    if annotation is inspect.Parameter.empty or annotation is Any:
-        return _literal(text)
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if origin in (typing.Union, types.UnionType):
-        if type(None) in args and text.strip().lower() in ("none", "null"):
-            return None
-        errors = []
-        for a in (a for a in args if a is not type(None)):
-            try:
-                return convert_value(text, a, key)
-            except AdapterError as exc:
-                errors.append(str(exc))
-        raise AdapterError("; ".join(errors) or f"{key}={text!r}: cannot convert")
-    target = origin or annotation
-    if target is bool:
-        low = text.strip().lower()
-        if low in _TRUE:
-            return True
-        if low in _FALSE:
-            return False
-        raise AdapterError(f"{key}={text!r}: expected a boolean (true/false)")
-    if target in (int, float):
-        try:
-            return target(text)
-        except ValueError:
-            raise AdapterError(f"{key}={text!r}: expected {target.__name__}") from None
-    if target is str:
-        return text
-    if isinstance(target, type) and issubclass(target, Path):
-        return Path(text)
-    if target in (list, tuple, dict) or (isinstance(target, type)
-                                         and issubclass(target, (Sequence, Mapping))):
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
-            value = _literal(text)
-        if target is tuple and isinstance(value, list):
-            value = tuple(value)
-        if not isinstance(value, (list, tuple, dict)):
-            raise AdapterError(f"{key}={text!r}: expected JSON for {getattr(target, '__name__', target)}")
-        return value
-    return _literal(text)
-
-
-def _type_hints(fn: Any) -> dict[str, Any]:
-    try:
-        return typing.get_type_hints(fn)
-    except Exception:  # unresolvable names in user annotations: fall back to the raw strings
-        return dict(getattr(fn, "__annotations__", {}))
-
-
-def build_with_args(cls: Any, model_args: Mapping[str, str], inject: Mapping[str, Any],
-                    what: str) -> Any:
-    """Call `cls(**converted model_args, **declared injections)`; errors name `what`."""
-    try:
-        sig = inspect.signature(cls)
-    except (TypeError, ValueError) as exc:
-        raise AdapterError(f"{what}: cannot inspect the constructor ({exc})") from None
-    params = sig.parameters
-    hints = _type_hints(cls.__init__ if inspect.isclass(cls) else cls)
-    var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    kwargs: dict[str, Any] = {}
-    for key, text in model_args.items():
-        if key not in params and not var_kw:
-            accepted = [n for n, p in params.items()
-                        if p.kind not in (inspect.Parameter.VAR_POSITIONAL,
-                                          inspect.Parameter.VAR_KEYWORD)]
-            raise AdapterError(f"{what}: unknown model argument {key!r}; the constructor "
-                               f"accepts: {', '.join(accepted) or '(nothing)'}")
-        kwargs[key] = convert_value(text, hints.get(key, params[key].annotation
-                                                    if key in params else inspect.Parameter.empty),
-                                    key)
-    for key, value in inject.items():
-        if key in params and key not in kwargs:
-            kwargs[key] = value
-    missing = [n for n, p in params.items() if p.default is inspect.Parameter.empty
-               and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-               and n not in kwargs]
-    if missing:
-        raise AdapterError(f"{what}: missing required model argument(s) "
-                           f"{', '.join(missing)} (pass --model-arg {missing[0]}=...)")
-    try:
-        return cls(**kwargs)
-    except AdapterError:
-        raise
-    except Exception as exc:
-        raise AdapterError(f"{what}: constructor failed: {type(exc).__name__}: {exc}") from exc
 
 
 def _import_file(path: Path) -> types.ModuleType:
@@ -205,31 +78,10 @@ def _resolve_class(spec: str) -> tuple[Any, str]:
     return obj, target
 
 
-def parse_input_size(value: Any) -> tuple[int, int]:
-    """`192x256` (width x height), `[192, 256]` or `(192, 256)` -> (width, height)."""
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if "x" in text:
-            parts = text.split("x")
-        else:
-            parsed = _literal(text)
-            parts = list(parsed) if isinstance(parsed, (list, tuple)) else [text]
-    else:
-        parts = list(value)
-    try:
-        w, h = (int(p) for p in parts)
-    except (TypeError, ValueError):
-        raise AdapterError(f"input_size={value!r}: expected WIDTHxHEIGHT, e.g. 192x256") from None
-    if w > h:
-        logger.warning("input_size %dx%d is read as width x height (wider than tall); the HRNet "
-                       "file names (256x192) are height x width", w, h)
-    return w, h
-
-
 ZOO_ARGS: dict[str, Any] = {
     "checkpoint": str, "checkpoint_format": str, "input_size": str, "num_keypoints": int,
     "flip_test": bool, "shift_heatmap": bool, "batch_size": int, "decode": str, "amp": bool,
-    "name": str, "method": str, "model": str,
+    "name": str, "method": str, "model": str, "inference_protocol": str,
 }
 
 
@@ -247,9 +99,12 @@ def _wrap_inference_head(model: Any, inference: Mapping[str, Any], ckpt: Any) ->
 
 
 def load_zoo_adapter(name: str | None, model_args: Mapping[str, str], meta: Any = None,
-                     device: str | None = None, trust_checkpoint: bool = False) -> Any:
+                     device: str | None = None, trust_checkpoint: bool = False,
+                     inference_protocol: str | None = None) -> Any:
     """HeatmapTopDownAdapter around zoo model `name` (None: taken from the checkpoint's JSON
-    sidecar or model_args["model"]). model_args: see ZOO_ARGS."""
+    sidecar or model_args["model"]). model_args: see ZOO_ARGS. inference_protocol: the crop
+    conventions (inference_protocol.py; a model argument of that name wins; None: the
+    default)."""
     from robustpose_bench.adapters.topdown import HeatmapTopDownAdapter
     from robustpose_bench.models import create_model, get_model_info
     from robustpose_bench.models.checkpoint import load_checkpoint, read_config
@@ -323,14 +178,17 @@ def load_zoo_adapter(name: str | None, model_args: Mapping[str, str], meta: Any 
         shift_heatmap=bool(opts.get("shift_heatmap", True)),
         decode=str(opts.get("decode", "standard")), amp=args.get("amp"), keypoint_order=order,
         name=args.get("name") or (f"{name}:{Path(ckpt).name}" if ckpt else name),
-        method=args.get("method") or config.get("method"))
+        method=args.get("method") or config.get("method"),
+        inference_protocol=args.get("inference_protocol") or inference_protocol
+        or DEFAULT_INFERENCE_PROTOCOL)
     if flip_test and meta is None:
         logger.warning("no data set meta given: flip test disabled (left/right pairs unknown)")
     return adapter
 
 
 def load_adapter(spec: str, model_args: Mapping[str, str] | None = None, meta: Any = None,
-                 device: str | None = None, trust_checkpoint: bool = False) -> Any:
+                 device: str | None = None, trust_checkpoint: bool = False,
+                 inference_protocol: str | None = None) -> Any:
     """Build the adapter named by a CLI spec.
 
     spec forms:
@@ -338,31 +196,35 @@ def load_adapter(spec: str, model_args: Mapping[str, str] | None = None, meta: A
       reference or MMPose), input_size=WxH, flip_test, shift_heatmap, batch_size, decode
       (standard|dark), amp, num_keypoints, checkpoint_format, name, method;
     - a checkpoint file written by `save_checkpoint` (its JSON sidecar names the model);
-    - a `.onnx` file (robustpose_bench.adapters.onnx.OnnxTopDownAdapter);
+    - a family of adapters.families: `hf:REPO_OR_DIR`, `ultralytics:WEIGHTS_OR_YAML`,
+      `mmpose:CONFIG`, or a `.onnx` file (heatmap, SimCC or RTMO graph);
     - `path/to/file.py:ClassName` or `package.module:ClassName`: constructed with model_args
       (converted by annotation) plus `meta`, `device`, `trust_checkpoint` when the
       constructor has parameters of those names.
     meta: the data set's DatasetMeta (flip pairs, keypoint names); the adapter's declared
-    keypoints are checked against it. Raises AdapterError with what went wrong.
+    keypoints are checked against it. inference_protocol: given to the zoo pipeline and to
+    every constructor with an `inference_protocol` parameter (the ONNX heatmap adapter, user
+    classes). Raises AdapterError with what went wrong.
     """
+    from robustpose_bench.adapters.families import find_family
     from robustpose_bench.models import list_models
 
     model_args = dict(model_args or {})
     inject = {"meta": meta, "device": device, "trust_checkpoint": trust_checkpoint}
+    if inference_protocol is not None:
+        inject["inference_protocol"] = inference_protocol
     spec = spec.strip()
-    if spec.startswith("zoo:") or spec in list_models():
+    family = find_family(spec)  # hf:, ultralytics:, mmpose:, *.onnx (adapters.families)
+    if family is not None:
+        adapter = family.load(spec, model_args, inject)
+    elif spec.startswith("zoo:") or spec in list_models():
         adapter = load_zoo_adapter(spec.removeprefix("zoo:"), model_args, meta, device,
-                                   trust_checkpoint)
-    elif spec.lower().endswith(".onnx"):
-        from robustpose_bench.adapters.onnx import OnnxTopDownAdapter
-
-        adapter = build_with_args(OnnxTopDownAdapter, {"path": spec, **model_args}, inject,
-                                  f"ONNX model {spec}")
+                                   trust_checkpoint, inference_protocol)
     elif spec.lower().endswith(CHECKPOINT_SUFFIXES) and ":" not in Path(spec).name:
         if not Path(spec).is_file():
             raise AdapterError(f"checkpoint {spec} does not exist")
         adapter = load_zoo_adapter(None, {"checkpoint": spec, **model_args}, meta, device,
-                                   trust_checkpoint)
+                                   trust_checkpoint, inference_protocol)
     elif ":" in spec:
         cls, _ = _resolve_class(spec)
         if not callable(cls):

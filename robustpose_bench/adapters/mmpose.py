@@ -2,7 +2,8 @@
 adapter contract, using `mmpose.apis.init_model` + `inference_topdown` (issue 6, part 4).
 
 MMPose is imported lazily (optional extra `robustpose-bench[mmpose]`); flip test, decoding
-and input size come from the MMPose config, not from this package.
+and input size come from the MMPose config, not from this package. Keypoints are mapped to
+the data set's order by name (`adapters.keypoint_order`, issue 13).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from robustpose_bench.adapters.base import AdapterError
+from robustpose_bench.adapters.keypoint_order import model_to_dataset
 
 logger = logging.getLogger(__name__)
 
@@ -36,14 +38,15 @@ class MMPoseTopDownAdapter:
     checkpoint: its weights; checked first with this package's safe loader, so a file that
     pickles code is refused unless trust_checkpoint (CLI --trust-checkpoint). device: "cpu",
     "cuda" or "cuda:N" (default: cuda when available). meta: the data set's meta, whose
-    keypoint count is checked against the model's.
+    keypoints are mapped by name from the model's (its `dataset_meta`, or `keypoint_order`
+    when given, e.g. `coco_wholebody` for a whole-body model on COCO).
     """
 
     bottom_up = False
 
     def __init__(self, config: str | Path, checkpoint: str | Path, device: str | None = None,
                  meta: Any = None, trust_checkpoint: bool = False, name: str | None = None,
-                 method: str | None = None) -> None:
+                 method: str | None = None, keypoint_order: Any = None) -> None:
         from robustpose_bench.models.checkpoint import CheckpointError, read_checkpoint
 
         apis = _mmpose_apis()
@@ -60,15 +63,15 @@ class MMPoseTopDownAdapter:
         self.model = apis.init_model(str(config), str(checkpoint), device=device)
         self._inference = apis.inference_topdown
         dmeta = getattr(self.model, "dataset_meta", None) or {}
-        k = dmeta.get("num_keypoints")
-        self.num_keypoints = int(k) if k is not None else None
         names = dmeta.get("keypoint_id2name")
-        self.keypoint_order = ([names[i] for i in sorted(names)] if isinstance(names, dict)
-                               else None)
-        if meta is not None and self.keypoint_order is not None and \
-                len(self.keypoint_order) == meta.num_keypoints:
-            # MMPose and this package may spell keypoint names differently; only K is checked.
-            self.keypoint_order = None
+        names = [names[i] for i in sorted(names)] if isinstance(names, dict) else None
+        k = dmeta.get("num_keypoints") or (len(names) if names else None)
+        if k is None:
+            raise AdapterError(f"MMPose model {config}: its dataset_meta has no num_keypoints")
+        self.model_order, self.mapping = model_to_dataset(names, int(k), meta, keypoint_order,
+                                                          f"MMPose model {Path(config).name}")
+        self.num_keypoints = len(self.mapping.target) if self.mapping else int(k)
+        self.keypoint_order = self.mapping.target if self.mapping else self.model_order
         self.name = name or Path(config).stem
         self.method = method
         self.num_params = sum(p.numel() for p in self.model.parameters())
@@ -81,9 +84,8 @@ class MMPoseTopDownAdapter:
     def predict(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """(N, K, 3) keypoints (x, y image px, score) for (N, 4) xywh boxes of an RGB image."""
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-        k = self.num_keypoints or 0
         if boxes.shape[0] == 0:
-            return np.zeros((0, k, 3))
+            return np.zeros((0, self.num_keypoints, 3))
         xyxy = boxes.copy()
         xyxy[:, 2:] += xyxy[:, :2]
         bgr = np.ascontiguousarray(image[..., ::-1])  # MMPose pipelines expect BGR arrays
@@ -94,4 +96,5 @@ class MMPoseTopDownAdapter:
             kp = np.asarray(inst.keypoints, dtype=np.float64).reshape(-1, 2)
             sc = np.asarray(inst.keypoint_scores, dtype=np.float64).reshape(-1, 1)
             out.append(np.concatenate([kp, sc], axis=1))
-        return np.stack(out)
+        kps = np.stack(out)
+        return self.mapping.apply(kps) if self.mapping else kps

@@ -4,7 +4,9 @@ affine crop -> network (+ flip test) -> argmax decoding -> image pixels).
 Follows the HRNet / SimpleBaseline reference evaluation (PROTOCOL.md section 3): boxes padded
 to the input aspect ratio and enlarged 1.25x, flipped heatmaps mirrored back with left/right
 channels swapped and shifted 1 px right, argmax + quarter-pixel offset (`get_final_preds`),
-confidence = heatmap maximum; DARK (Zhang et al., CVPR 2020) decoding is optional.
+confidence = heatmap maximum; DARK (Zhang et al., CVPR 2020) decoding is optional. The crop
+and back-transform geometry follow the named inference protocol (inference_protocol.py;
+default `hrnet`: the reference's float32 centre/scale and affine, bit for bit).
 """
 from __future__ import annotations
 
@@ -17,11 +19,11 @@ import torch
 from torch import nn
 
 from robustpose_bench.adapters.base import AdapterError, CropHook
-from robustpose_bench.geometry import (
-    affine_points,
-    box_to_center_scale,
-    get_affine_transform,
-    warp_crop,
+from robustpose_bench.geometry import affine_points, warp_crop
+from robustpose_bench.inference_protocol import (
+    DEFAULT_INFERENCE_PROTOCOL,
+    InferenceProtocol,
+    get_inference_protocol,
 )
 from robustpose_bench.models import NORMALIZE_MEAN, NORMALIZE_STD
 from robustpose_bench.models.codec import (  # noqa: F401  (decoders live with the codecs)
@@ -38,8 +40,9 @@ class CropBatch:
     """Person crops of one or more images, ready for the network.
 
     crops: (N, h, w, 3) uint8 RGB model inputs. centers: (N, 2) box centres in image pixels.
-    scales: (N, 2) box scales in units of 200 px (padded, x1.25). matrices: (N, 2, 3) image ->
-    crop affine matrices. A plain picklable value, so data-loader workers can build it.
+    scales: (N, 2) box scales in units of 200 px (padded, x1.25); both in the inference
+    protocol's dtype (float32 for `hrnet`). matrices: (N, 2, 3) float64 image -> crop affine
+    matrices. A plain picklable value, so data-loader workers can build it.
     """
 
     crops: np.ndarray
@@ -94,25 +97,28 @@ def _check_boxes(boxes: np.ndarray | None) -> np.ndarray:
 
 
 def make_crops(image: np.ndarray, boxes: np.ndarray, input_size: tuple[int, int],
-               crop_hook: CropHook | None = None) -> CropBatch:
+               crop_hook: CropHook | None = None,
+               inference_protocol: str | InferenceProtocol = DEFAULT_INFERENCE_PROTOCOL
+               ) -> CropBatch:
     """Affine person crops of `image` (H, W, 3) uint8 RGB for `boxes` (N, 4) xywh image px.
 
     input_size: model input (width, height). Each box is padded to the input aspect ratio and
-    enlarged 1.25x (geometry.box_to_center_scale), then warped with bilinear interpolation and
-    a black border. crop_hook(i, crop, matrix) may replace crop i (occlusion attacks); it must
-    return an array of the same shape and dtype.
+    enlarged 1.25x (`InferenceProtocol.center_scale`, at the protocol's precision), then warped
+    with bilinear interpolation and a black border. crop_hook(i, crop, matrix) may replace
+    crop i (occlusion attacks); it must return an array of the same shape and dtype.
     """
     image = _check_image(image)
     boxes = _check_boxes(boxes)
+    protocol = get_inference_protocol(inference_protocol)
     w, h = int(input_size[0]), int(input_size[1])
     n = boxes.shape[0]
     if n == 0:
         return empty_crop_batch((w, h))
-    centers, scales = box_to_center_scale(boxes, w / h)
+    centers, scales = protocol.center_scale(boxes, w / h)
     crops = np.empty((n, h, w, 3), np.uint8)
     matrices = np.empty((n, 2, 3))
     for i in range(n):
-        m = get_affine_transform(centers[i], scales[i], 0.0, (w, h))
+        m = protocol.affine(centers[i], scales[i], (w, h))
         crop = warp_crop(image, m, (w, h))
         if crop_hook is not None:
             out = crop_hook(i, crop, m)
@@ -140,13 +146,16 @@ def flip_back(heatmaps: torch.Tensor, flip_index: Sequence[int] | torch.Tensor,
 
 
 def heatmap_to_image(coords: np.ndarray, centers: np.ndarray, scales: np.ndarray,
-                     heatmap_size: tuple[int, int]) -> np.ndarray:
-    """Heatmap-cell coordinates (N, K, 2) -> image pixels through the inverse affine of each
-    person's box at heatmap resolution (`transform_preds` of the reference). heatmap_size:
-    (width, height) of the heatmaps."""
+                     heatmap_size: tuple[int, int],
+                     inference_protocol: str | InferenceProtocol = DEFAULT_INFERENCE_PROTOCOL
+                     ) -> np.ndarray:
+    """Heatmap-cell coordinates (N, K, 2) -> image pixels (float64) through the inverse affine
+    of each person's box at heatmap resolution (`transform_preds` of the reference), at the
+    inference protocol's precision. heatmap_size: (width, height) of the heatmaps."""
+    protocol = get_inference_protocol(inference_protocol)
     out = np.empty(coords.shape, dtype=np.float64)
     for i in range(coords.shape[0]):
-        inv = get_affine_transform(centers[i], scales[i], 0.0, heatmap_size, inv=True)
+        inv = protocol.affine(centers[i], scales[i], heatmap_size, inv=True)
         out[i] = affine_points(coords[i], inv)
     return out
 
@@ -160,8 +169,12 @@ class TopDownHeatmapPipeline:
 
     input_size: (width, height) of the model input. flip_index: (K,) left/right permutation
     (DatasetMeta.flip_index()); required when flip_test. batch_size: persons per network
-    call (x2 with the flip test); halved and retried on CUDA out-of-memory. decode:
-    "standard" or "dark". keypoint_order: optional keypoint names checked by the evaluator.
+    call (the flip test adds a call on the mirrored batch); halved and retried on CUDA
+    out-of-memory. decode: "standard" or "dark". keypoint_order: optional keypoint names
+    checked by the evaluator.
+    inference_protocol: name of the crop conventions (inference_protocol.py; default
+    `hrnet`), kept as the attribute `inference_protocol` for summaries; the evaluator takes
+    GT boxes with the same protocol.
     """
 
     bottom_up = False
@@ -171,8 +184,10 @@ class TopDownHeatmapPipeline:
                  batch_size: int = 32, flip_test: bool = True, shift_heatmap: bool = True,
                  decode: str = "standard", keypoint_order: Sequence[str] | None = None,
                  num_keypoints: int | None = None, name: str | None = None,
-                 mean: Sequence[float] = NORMALIZE_MEAN, std: Sequence[float] = NORMALIZE_STD
-                 ) -> None:
+                 mean: Sequence[float] = NORMALIZE_MEAN, std: Sequence[float] = NORMALIZE_STD,
+                 inference_protocol: str = DEFAULT_INFERENCE_PROTOCOL) -> None:
+        self._protocol = get_inference_protocol(inference_protocol)
+        self.inference_protocol = self._protocol.name
         if len(input_size) != 2 or min(int(v) for v in input_size) < 8:
             raise ValueError(f"input_size must be (width, height) >= 8 px, got {input_size}")
         if decode not in DECODERS:
@@ -211,15 +226,17 @@ class TopDownHeatmapPipeline:
         x = torch.from_numpy(np.ascontiguousarray(crops))
         if self.device.type == "cuda":
             x = x.pin_memory().to(self.device, non_blocking=True)
-        x = x.permute(0, 3, 1, 2).float().div_(255.0)
+        # Contiguous NCHW like the reference's ToTensor: a channels-last view would make
+        # the convolutions take other kernels, whose sums round differently.
+        x = x.permute(0, 3, 1, 2).contiguous().float().div_(255.0)
         return (x - self._mean) / self._std
 
     def _forward_chunk(self, crops: np.ndarray) -> torch.Tensor:
         x = self._normalise(crops)
-        n = x.shape[0]
         if self.flip_test:
-            out = self._run_network(torch.cat([x, torch.flip(x, dims=[3])])).float()
-            plain, flipped = out[:n], out[n:]
+            # Two network calls, the batch and its mirror, as the reference test code.
+            plain = self._run_network(x).float()
+            flipped = self._run_network(torch.flip(x, dims=[3])).float()
             if flipped.shape[1] != len(self.flip_index):
                 raise AdapterError(f"{self.name}: the network gives {flipped.shape[1]} heatmaps "
                                    f"but flip_index has {len(self.flip_index)} entries")
@@ -228,7 +245,8 @@ class TopDownHeatmapPipeline:
 
     def forward_crops(self, crops: np.ndarray) -> torch.Tensor:
         """Crops (N, h, w, 3) uint8 -> flip-averaged heatmaps (N, K, H, W) float32 on the
-        device, in chunks of `batch_size`; on CUDA out-of-memory the chunk is halved."""
+        device, in chunks of `batch_size` (with the flip test: a network call for the chunk,
+        one for its mirror); on CUDA out-of-memory the chunk is halved."""
         outs = []
         start = 0
         while start < len(crops):
@@ -251,7 +269,7 @@ class TopDownHeatmapPipeline:
     def make_crops(self, image: np.ndarray, boxes: np.ndarray,
                    crop_hook: CropHook | None = None) -> CropBatch:
         """Crops of one image at this adapter's input size (see module-level `make_crops`)."""
-        return make_crops(image, boxes, self.input_size, crop_hook)
+        return make_crops(image, boxes, self.input_size, crop_hook, self._protocol)
 
     def _k(self) -> int:
         if self.num_keypoints is None:
@@ -274,7 +292,8 @@ class TopDownHeatmapPipeline:
             self.num_keypoints = int(hm.shape[1])
         coords, maxvals = decode_heatmaps(hm, self.decode)
         hsize = (int(hm.shape[3]), int(hm.shape[2]))
-        xy = heatmap_to_image(coords.cpu().numpy(), batch.centers, batch.scales, hsize)
+        xy = heatmap_to_image(coords.cpu().numpy(), batch.centers, batch.scales, hsize,
+                              self._protocol)
         kp = np.concatenate([xy, maxvals.double().cpu().numpy()[..., None]], axis=-1)
         if return_heatmaps:
             return kp, hm.cpu().numpy()

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
-from robustpose_bench.cli._common import user_errors
+from robustpose_bench.cli._common import (
+    EXIT_FINDINGS,
+    jobs_option,
+    max_pixels_option,
+    parse_float_list,
+    user_errors,
+)
 
 
 @click.command(name="attack")
@@ -18,7 +24,7 @@ from robustpose_bench.cli._common import user_errors
 @click.option("--targets", default=None,
               help="Comma list of keypoint and part names, all-keypoints or all-parts.")
 @click.option("--modes", default="blackout,meanout,blur", show_default=True)
-@click.option("--radius", "radii", default="6", show_default=True,
+@click.option("--radius", "radii", default="6", show_default=True, callback=parse_float_list,
               help="Keypoint circle radius in model-input pixels (256x192 frame); comma list "
                    "for a sweep.")
 @click.option("--grid", type=click.Path(dir_okay=False, path_type=Path),
@@ -26,22 +32,31 @@ from robustpose_bench.cli._common import user_errors
 @click.option("--dataset-name", default=None)
 @click.option("--format", "fmt", type=click.Choice(["jpg", "png"]), default="png", show_default=True,
               help="png keeps the attack's pixels exact; jpg re-encodes at --quality.")
-@click.option("--quality", type=int, default=95, show_default=True)
-@click.option("--jobs", "-j", type=int, default=1, show_default=True)
-@click.option("--force", is_flag=True)
+@click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True,
+              help="JPEG quality for --format jpg.")
+@jobs_option()
+@click.option("--force", is_flag=True,
+              help="Re-render every file, also into a folder rendered with other settings.")
+@max_pixels_option()
+@click.option("--size-mismatch", type=click.Choice(["error", "warn"]), default="error",
+              show_default=True,
+              help="An image whose decoded size differs from the annotation's width/height: "
+                   "error (listed as failed) or warn (rendered).")
 @click.option("--no-progress", is_flag=True)
 @user_errors
 def command(ann, images, out, targets, modes, radii, grid, dataset_name, fmt, quality, jobs,
-            force, no_progress):
+            force, max_pixels, size_mismatch, no_progress):
     """Render keypoint / body-part occlusion attacks (blackout, meanout, blur) of every
     annotated person, on the full image, for bottom-up models and external tools. The
     crop-mode protocol of Pytel et al. runs inside `robustpose evaluate --attacks`.
     `attacked_persons.json` records, per attack and image, which persons were attacked and
-    which were skipped (target not labelled, too few part keypoints) and why."""
+    which were skipped (target not labelled, too few part keypoints) and why. Resuming,
+    settings and locking work as for `generate`."""
     from robustpose_bench.datasets import load_dataset
-    from robustpose_bench.occlusion import DEFAULT_RADIUS, load_attack_grid, make_attack_specs
+    from robustpose_bench.occlusion import load_attack_grid, make_attack_specs
     from robustpose_bench.render.benchmark import attack_benchmark
     from robustpose_bench.render.conditions import Condition
+    from robustpose_bench.render.jobs import ImageChecks
     from robustpose_bench.render.protocol import get_protocol
 
     dataset = load_dataset(ann, images, dataset_name=dataset_name)
@@ -50,21 +65,22 @@ def command(ann, images, out, targets, modes, radii, grid, dataset_name, fmt, qu
     else:
         if not targets:
             raise click.UsageError("give --targets (or --grid)")
-        radius_list = [float(r) for r in str(radii).split(",") if r.strip()]
-        specs = make_attack_specs(targets, modes, dataset.meta, radius_list)
-    conditions = [Condition.attack(s.mode, s.target.id,
-                                   None if s.radius in (None, DEFAULT_RADIUS) else s.radius)
-                  for s in specs]
+        specs = make_attack_specs(targets, modes, dataset.meta, radii)
+    conditions = [Condition.from_attack(s) for s in specs]
     protocol = get_protocol("robustpose").with_overrides(format=fmt, quality=quality)
     click.echo(f"rendering {len(conditions)} attacks x {len(dataset)} images to {out}", err=True)
     manifest, report = attack_benchmark(dataset, out, conditions, protocol, jobs=jobs,
-                                        force=force, progress=not no_progress)
+                                        force=force, progress=not no_progress,
+                                        checks=ImageChecks(max_pixels, size_mismatch))
     attacked = {cid: sum(info.get("counts", {}).get("attacked", 0) for info in per.values())
                 for cid, per in report.attack_info.items()}
     for cid in (c.id for c in conditions):
         click.echo(f"  {cid}: {attacked.get(cid, 0)} persons attacked", err=True)
-    click.echo(f"done in {report.seconds:.1f} s; manifest {Path(out) / 'manifest.json'}", err=True)
+    click.echo(f"done in {report.seconds:.1f} s: {report.summary()}; manifest "
+               f"{Path(out) / 'manifest.json'}", err=True)
     if report.failed:
+        click.echo(f"{len(report.failed)} source images could not be rendered (the others "
+                   f"were; listed in the manifest and failed.txt):", err=True)
         for fname, err in sorted(report.failed.items()):
-            click.echo(f"  failed {fname}: {err}", err=True)
-        sys.exit(1)
+            click.echo(f"  {fname}: {err}", err=True)
+        sys.exit(EXIT_FINDINGS)

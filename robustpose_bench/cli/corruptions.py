@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from robustpose_bench.cli._common import user_errors
+from robustpose_bench.cli._common import UserError, max_pixels_option, user_errors
 
 
 def _format_params(params: tuple) -> str:
@@ -27,8 +27,9 @@ def _format_params(params: tuple) -> str:
 @click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True,
               help="JPEG quality for a .jpg/.jpeg --out.")
 @click.option("--json", "as_json", is_flag=True, help="List the registry as JSON.")
+@max_pixels_option()
 @user_errors
-def command(image_path, corruption, severity, seed, out_path, quality, as_json):
+def command(image_path, corruption, severity, seed, out_path, quality, as_json, max_pixels):
     """Without --image: list the corruptions with their category, whether they enter mPC
     (benchmark) or are held out (extra), whether they draw random numbers, and the published
     per-severity constants.
@@ -68,9 +69,9 @@ def command(image_path, corruption, severity, seed, out_path, quality, as_json):
     from robustpose_bench.render.imageio import ImageReadError, encode_image, read_image
 
     try:
-        image = read_image(image_path)
+        image = read_image(image_path, max_pixels)
     except ImageReadError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise UserError(str(exc)) from None
     out = corrupt(image, corruption, severity, seed=seed)
     data = encode_image(out, "png" if suffix == ".png" else "jpg", quality)
     atomic_write_bytes(out_path, data)

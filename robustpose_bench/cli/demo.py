@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from robustpose_bench.cli._common import user_errors
+from robustpose_bench.cli._common import jobs_option, user_errors
 
 
 @click.command(name="demo")
@@ -14,7 +14,7 @@ from robustpose_bench.cli._common import user_errors
               show_default=True, help="Everything is written below this folder.")
 @click.option("--images", "num_images", type=int, default=100, show_default=True,
               help="SynthPose val images.")
-@click.option("--jobs", "-j", type=int, default=2, show_default=True)
+@jobs_option(default=2)
 @click.option("--corruptions", default="all", show_default=True)
 @click.option("--severities", default="1,2,3,4,5", show_default=True)
 @click.option("--no-stability", is_flag=True, help="Skip the stability (RUC) conditions.")

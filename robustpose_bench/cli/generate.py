@@ -6,7 +6,12 @@ from pathlib import Path
 
 import click
 
-from robustpose_bench.cli._common import user_errors
+from robustpose_bench.cli._common import (
+    EXIT_FINDINGS,
+    jobs_option,
+    max_pixels_option,
+    user_errors,
+)
 
 
 @click.command(name="generate")
@@ -16,9 +21,11 @@ from robustpose_bench.cli._common import user_errors
               help="Folder the annotation's file names are relative to.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Output root: <out>/<corruption>/<severity>/<file_name>.")
+@click.option("--benchmark", default=None, metavar="NAME",
+              help="A packaged benchmark definition (coco-c, mpii-c, ochuman-c, synthpose-c, "
+                   "coco-c-advmix); use with --root.")
 @click.option("--manifest", "definition", type=click.Path(dir_okay=False, path_type=Path),
-              help="A benchmark definition from manifests/ (e.g. manifests/coco-c.yaml); "
-                   "use with --root.")
+              help="A benchmark definition file (YAML) instead of --benchmark; use with --root.")
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path),
               help="Data root the definition's paths are relative to (MMPose layout).")
 @click.option("--dataset-name", default=None, help="coco, ochuman, mpii, synthpose, ... "
@@ -31,19 +38,31 @@ from robustpose_bench.cli._common import user_errors
               help="robustpose: per-image seeds, folders 1..5, JPEG 95 (default). advmix: seed 1 "
                    "before every call, folders 0..4, JPEG 75 (the AdvMix authors' files).")
 @click.option("--format", "fmt", type=click.Choice(["jpg", "png"]), default=None)
-@click.option("--quality", type=int, default=None, help="JPEG quality 1..100.")
-@click.option("--jobs", "-j", type=int, default=1, show_default=True,
-              help="Worker processes (-1: all cores).")
+@click.option("--quality", type=click.IntRange(1, 100), default=None, help="JPEG quality 1..100.")
+@jobs_option()
 @click.option("--backend", type=click.Choice(["loky", "dask"]), default="loky", show_default=True)
 @click.option("--scheduler", default=None, help="Dask scheduler address for --backend dask.")
-@click.option("--force", is_flag=True, help="Re-render files that already exist.")
+@click.option("--force", is_flag=True,
+              help="Re-render every file, also into a folder rendered with other settings.")
+@max_pixels_option()
+@click.option("--size-mismatch", type=click.Choice(["error", "warn"]), default="error",
+              show_default=True,
+              help="An image whose decoded size differs from the annotation's width/height: "
+                   "error (listed as failed, not rendered) or warn (rendered).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @user_errors
-def command(ann, images, out, definition, root, dataset_name, corruptions, severities, seed,
-            protocol, fmt, quality, jobs, backend, scheduler, force, no_progress):
+def command(ann, images, out, benchmark, definition, root, dataset_name, corruptions, severities,
+            seed, protocol, fmt, quality, jobs, backend, scheduler, force, max_pixels,
+            size_mismatch, no_progress):
     """Render a corrupted benchmark: every image of the annotation file under every
-    corruption x severity, written atomically; re-running resumes; a manifest.json and an
-    index.sha256 record how and what was rendered (check with `robustpose verify`)."""
+    corruption x severity, written atomically; a manifest.json and an index.sha256 record how
+    and what was rendered (check with `robustpose verify`).
+
+    Re-running resumes: a file is kept only if its sha256 matches the folder's record
+    (damaged ones are rendered again). A folder belongs to one set of settings (protocol,
+    seed, format, quality, annotation file, engine versions): other settings are refused
+    unless --force; new corruptions or severities with equal settings extend the folder.
+    One run at a time per output folder."""
     from robustpose_bench.datasets import load_dataset
     from robustpose_bench.render.benchmark import (
         dataset_from_definition,
@@ -52,12 +71,17 @@ def command(ann, images, out, definition, root, dataset_name, corruptions, sever
         parse_corruptions,
         parse_severities,
     )
+    from robustpose_bench.render.jobs import ImageChecks
     from robustpose_bench.render.protocol import get_protocol
 
     name = None
+    if benchmark is not None and definition is not None:
+        raise click.UsageError("give --benchmark NAME or --manifest PATH, not both")
+    definition = benchmark or definition
     if definition is not None:
         if root is None:
-            raise click.UsageError("--manifest needs --root (the data root of the definition)")
+            raise click.UsageError("--benchmark/--manifest need --root (the data root of the "
+                                   "definition)")
         spec = load_benchmark_definition(definition)
         dataset = dataset_from_definition(spec, root)
         name = spec["name"]
@@ -71,7 +95,7 @@ def command(ann, images, out, definition, root, dataset_name, corruptions, sever
     else:
         missing = [o for o, v in (("--ann", ann), ("--images", images), ("--out", out)) if v is None]
         if missing:
-            raise click.UsageError(f"missing {', '.join(missing)} (or use --manifest + --root)")
+            raise click.UsageError(f"missing {', '.join(missing)} (or use --benchmark + --root)")
         dataset = load_dataset(ann, images, dataset_name=dataset_name)
     names = parse_corruptions(corruptions)
     sevs = parse_severities(severities)
@@ -83,13 +107,15 @@ def command(ann, images, out, definition, root, dataset_name, corruptions, sever
                err=True)
     manifest, report = generate_benchmark(dataset, out, names, sevs, proto, jobs=jobs,
                                           backend=backend, scheduler=scheduler, name=name,
-                                          force=force, progress=not no_progress)
-    click.echo(f"done in {report.seconds:.1f} s: {report.rendered} rendered, {report.skipped} "
-               f"already present, {len(report.failed)} images failed; manifest "
+                                          force=force, progress=not no_progress,
+                                          checks=ImageChecks(max_pixels, size_mismatch))
+    click.echo(f"done in {report.seconds:.1f} s: {report.summary()}; manifest "
                f"{Path(out) / 'manifest.json'} (benchmark sha256 {manifest['benchmark_sha256'][:12]})",
                err=True)
     if report.failed:
-        click.echo(f"{len(report.failed)} source images could not be rendered:", err=True)
+        click.echo(f"{len(report.failed)} source images could not be rendered (the others "
+                   f"were; listed in the manifest and failed.txt):", err=True)
         for fname, err in sorted(report.failed.items()):
             click.echo(f"  {fname}: {err}", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_FINDINGS)
+

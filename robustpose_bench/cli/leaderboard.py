@@ -4,9 +4,12 @@ Rows follow AdvMix (Wang et al., CVPR 2021) Table 1: clean, mPC, rPC, 15 corrupt
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
+
+from robustpose_bench.cli._common import EXIT_FINDINGS, UserError
 
 
 @click.group("leaderboard")
@@ -40,7 +43,7 @@ def add(results_dir: Path, csv_path: Path | None, leaderboard_dir: Path, name: s
                           manifest=manifest, date=date, leaderboard_dir=leaderboard_dir,
                           dry_run=dry_run)
     except LeaderboardError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise UserError(str(exc)) from None
     r = out.row
     score = "mPC" if "mPC" in r else "attacked"
     click.echo(f"{out.csv_path}: {out.action if not dry_run else 'would be ' + out.action} "
@@ -58,12 +61,13 @@ def validate_cmd(paths: tuple[Path, ...]) -> None:
     targets = list(paths) or [Path("leaderboard")]
     missing = [p for p in targets if not p.exists()]
     if missing:
-        raise click.ClickException(f"no such file or folder: {', '.join(map(str, missing))}")
+        raise UserError(f"no such file or folder: {', '.join(map(str, missing))}")
     problems = validate(targets)
     if problems:
         for p in problems:
             click.echo(p, err=True)
-        raise click.ClickException(f"{len(problems)} problem(s) found")
+        click.echo(f"Error: {len(problems)} problem(s) found", err=True)
+        sys.exit(EXIT_FINDINGS)
     files = leaderboard_files(targets)
     click.echo(f"OK: {len(files)} file(s) valid ({', '.join(f.name for f in files)})")
 
@@ -82,6 +86,6 @@ def build_cmd(leaderboard_dir: Path, out_dir: Path | None, no_figures: bool) -> 
     try:
         out = build(leaderboard_dir, out_dir, figures=not no_figures)
     except LeaderboardError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise UserError(str(exc)) from None
     click.echo(f"wrote {out['readme']}, {out['html']}"
                + ("" if no_figures else f" and figures in {out['figures']}"))

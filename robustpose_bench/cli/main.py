@@ -2,7 +2,9 @@
 
 A click group whose sub-commands live one per module in `robustpose_bench.cli.<name>` (each
 module exposes `command`), loaded lazily so `robustpose --help` stays fast and a command's
-heavy imports (torch, pycocotools) happen only when it runs.
+heavy imports (torch, pycocotools) happen only when it runs. The group applies the error
+convention of `cli/_common.py` (docs/errors.md) to every command: one line, exit code 2 for
+bad input, 3 for a bug, 130 when interrupted; the traceback only with `-v`.
 """
 from __future__ import annotations
 
@@ -48,6 +50,19 @@ class LazyGroup(click.Group):
         module = importlib.import_module(f"robustpose_bench.cli.{COMMANDS[name][0]}")
         return module.command
 
+    def invoke(self, ctx: click.Context):
+        from robustpose_bench.cli._common import EXIT_INTERRUPTED, translate
+
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("\nInterrupted.", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+        except Exception as exc:  # noqa: BLE001 - the one place every failure becomes one line
+            raise translate(exc) from None
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
         if rows:
@@ -57,7 +72,8 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup)
 @click.version_option(__version__, prog_name="robustpose")
-@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-v", "--verbose", count=True,
+              help="More log output and tracebacks of errors (-vv for debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
 def cli(verbose: int, quiet: bool) -> None:
     """robustpose-bench: corrupted pose benchmarks (COCO-C, MPII-C, OCHuman-C), occlusion

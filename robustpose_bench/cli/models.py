@@ -1,4 +1,5 @@
-"""`robustpose models [PATTERN]`: list the model zoo with parameter counts and input sizes.
+"""`robustpose models [PATTERN]`: list the model zoo with parameter counts and input sizes;
+`robustpose models --families`: the adapter families `--model` accepts and what each needs.
 
 Parameter counts are computed from the architectures (on the meta device, no weights), next
 to the published ones of PROTOCOL.md section 3.
@@ -34,12 +35,18 @@ def zoo_rows(pattern: str = "*", num_keypoints: int = 17) -> list[dict]:
 @click.option("--num-keypoints", "-k", type=int, default=17, show_default=True,
               help="Keypoints of the final layer when counting parameters.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def command(pattern: str, num_keypoints: int, as_json: bool) -> None:
+@click.option("--families", is_flag=True,
+              help="List the adapter families (hf:, ultralytics:, mmpose:, .onnx, ...) and "
+                   "whether what each needs is installed.")
+def command(pattern: str, num_keypoints: int, as_json: bool, families: bool) -> None:
     """List the zoo models matching PATTERN (shell-style, e.g. 'hrnet*').
 
     Use a model with `robustpose evaluate --model zoo:NAME --model-arg checkpoint=FILE`.
-    Input sizes are width x height.
+    Input sizes are width x height. With --families: every form `--model` accepts.
     """
+    if families:
+        _print_families(as_json)
+        return
     rows = zoo_rows(pattern, num_keypoints)
     if not rows:
         raise click.ClickException(f"no zoo model matches {pattern!r}")
@@ -56,3 +63,19 @@ def command(pattern: str, num_keypoints: int, as_json: bool) -> None:
     for row in table:
         click.echo("  ".join(c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)) + "  "
                    + row[-1])
+
+
+def _print_families(as_json: bool) -> None:
+    from robustpose_bench.adapters.families import family_rows
+
+    rows = family_rows()
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+        return
+    header = ("family", "installed", "example --model", "needs")
+    table = [header] + [(r["name"], "yes" if r["installed"] else "no", r["example"], r["needs"])
+                        for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row, r in zip(table, [None, *rows], strict=True):
+        line = "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        click.echo(line if r is None else f"{line}\n    {r['what']}")

@@ -20,8 +20,8 @@ import click
 def command(results_dirs: tuple[Path, ...], out_dir: Path, formats: str,
             title: str | None) -> None:
     """Tables and figures from one or more results folders (each with summary.json)."""
-    from robustpose_bench.leaderboard.schema import LeaderboardError
     from robustpose_bench.report import make_report
+    from robustpose_bench.results import SummaryError
 
     fmts = [f.strip().lower() for f in formats.split(",") if f.strip()]
     bad = [f for f in fmts if f not in ("png", "svg", "pdf")]
@@ -30,7 +30,7 @@ def command(results_dirs: tuple[Path, ...], out_dir: Path, formats: str,
                                  param_hint="--format")
     try:
         path = make_report(list(results_dirs), out_dir, formats=fmts, title=title)
-    except LeaderboardError as exc:
+    except SummaryError as exc:
         raise click.ClickException(str(exc)) from None
     figs = sorted((out_dir / "figures").glob("*")) if (out_dir / "figures").exists() else []
     click.echo(f"wrote {path} and {len(figs)} figure file(s) in {out_dir / 'figures'}")

@@ -1,6 +1,9 @@
 """`robustpose score`: score one prediction file (COCO keypoint AP or MPII PCKh), JSON out.
 
-Thin wrapper over robustpose_bench.metrics (PROTOCOL.md section 2); see docs/metrics.md.
+Thin wrapper over robustpose_bench.metrics (PROTOCOL.md section 2); see docs/metrics.md. The
+ground truth is checked by the rules of every reader (`datasets.coco.validate_records`, the
+same as `generate`); bad input exits 2 with one line naming the file, record and field; an
+empty result list scores 0 with a warning.
 """
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ import json
 from pathlib import Path
 
 import click
+
+from robustpose_bench.cli._common import UserError
 
 
 def _parse_sigmas(text: str | None) -> list[float] | None:
@@ -102,7 +107,7 @@ def command(ann: str, results: str, metric: str | None, sigmas: str | None, use_
             options = {"gt_mat": gt_mat}
         scores = get_metric(metric).score(ann, results, **options)
     except (AnnotationError, ValueError, RuntimeError) as exc:
-        raise click.ClickException(str(exc)) from None
+        raise UserError(str(exc)) from None
     if table:
         click.echo(_table(metric, scores))
         return

@@ -2,6 +2,7 @@
 occlusion augmentation) from a YAML config; multi-GPU with `torchrun ... -m robustpose_bench.cli.train`."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -28,16 +29,24 @@ def command(config: Path, overrides: tuple[str, ...], out_dir: Path | None, resu
             device: str | None) -> None:
     """Train a top-down pose model described by CONFIG (see robustpose_bench/configs/ and
     docs/training.md). Writes config.yaml, last/best checkpoints (safetensors + JSON),
-    last_state.pt (resume), history.jsonl, train.log and summary.json into the output folder."""
+    last_state.pt (resume), history.jsonl, train.log and summary.json into the output folder,
+    which is locked for the run (a second run into it fails at once)."""
     import logging
 
     from robustpose_bench.train.config import load_config
-    from robustpose_bench.train.trainer import train_from_config
+    from robustpose_bench.training import train_from_config
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from robustpose_bench.locking import output_lock
+
     cfg = load_config(config, list(overrides))
-    summary = train_from_config(cfg, out_dir, device=device, resume=resume)
+    out = Path(out_dir) if out_dir is not None else Path("runs") / "train" / cfg.name
+    # one writer per output folder: the main process holds the lock (torchrun's other ranks
+    # write nothing there)
+    lock = output_lock(out) if os.environ.get("RANK", "0") == "0" else contextlib.nullcontext()
+    with lock:
+        summary = train_from_config(cfg, out, device=device, resume=resume)
     if os.environ.get("RANK", "0") == "0":
         click.echo(json.dumps(summary, indent=1))
 

@@ -21,23 +21,21 @@ import numpy as np
 # importing the category modules fills the registry
 from robustpose_bench.corruptions import blur, digital, extra, noise, weather  # noqa: F401
 from robustpose_bench.corruptions.registry import (
-    CATEGORY_NAMES,
-    SEVERITIES,
     Corruption,
     get_corruption,
     list_corruptions,
     order_registry,
     register_corruption,
 )
-from robustpose_bench.names import ALL_CORRUPTIONS, CORRUPTIONS, EXTRA_CORRUPTIONS
+from robustpose_bench.names import (
+    ALL_CORRUPTIONS,
+    CATEGORIES,  # category -> the 15 benchmark corruptions in it (extras excluded)
+    CORRUPTIONS,
+    EXTRA_CORRUPTIONS,
+    SEVERITIES,
+)
 
 order_registry(ALL_CORRUPTIONS)
-#: category -> the benchmark corruptions in it (the 15 only; extras have a category in the
-#: registry, `get_corruption(name).category`, but do not enter per-category scores).
-CATEGORIES: dict[str, tuple[str, ...]] = {
-    cat: tuple(n for n in CORRUPTIONS if get_corruption(n).category == cat)
-    for cat in CATEGORY_NAMES
-}
 #: Images smaller than this (either side) are edge-padded to it, corrupted, and cropped back.
 MIN_SIZE = 32
 

@@ -20,21 +20,6 @@ MODE_REFLECT = 1  # scipy.ndimage mode="reflect": c b a | a b c d | d c b
 # --------------------------------------------------------------------------- float -> uint8
 
 @nb.njit(**_JIT)
-def unit_to_u8(x: np.ndarray) -> np.ndarray:
-    """`np.uint8(np.clip(x, 0, 1) * 255)` for a C-contiguous float array (any shape)."""
-    flat = x.ravel()
-    out = np.empty(flat.size, np.uint8)
-    for i in range(flat.size):
-        v = flat[i]
-        if v < 0.0:
-            v = 0.0
-        elif v > 1.0:
-            v = 1.0
-        out[i] = np.uint8(v * 255.0)
-    return out.reshape(x.shape)
-
-
-@nb.njit(**_JIT)
 def unit_to_u8_f32(x: np.ndarray) -> np.ndarray:
     """`np.uint8(np.clip(x, 0, 1) * 255)` for a float32 array, computed in float32."""
     flat = x.ravel()

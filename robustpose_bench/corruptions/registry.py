@@ -13,12 +13,14 @@ from typing import Any
 
 import numpy as np
 
+from robustpose_bench.names import CATEGORIES, SEVERITIES
+
 #: fn(image uint8 (H, W, 3) C-contiguous, severity 1..5, rng: legacy RandomState, or None for
 #: corruptions registered with uses_rng=False) -> new uint8 (H, W, 3)
 CorruptionFn = Callable[[np.ndarray, int, np.random.RandomState], np.ndarray]
 
-SEVERITIES: tuple[int, ...] = (1, 2, 3, 4, 5)
-CATEGORY_NAMES: tuple[str, ...] = ("noise", "blur", "weather", "digital")
+#: The four corruption categories (names.CATEGORIES order).
+CATEGORY_NAMES: tuple[str, ...] = tuple(CATEGORIES)
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from robustpose_bench.leaderboard.summary import (
     corruption_row,
     load_summary,
     occlusion_row,
-    summary_path,
 )
 from robustpose_bench.leaderboard.validate import validate_table
+from robustpose_bench.results import Summary
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +29,11 @@ class AddOutcome:
     row: dict[str, str]
 
 
-def default_csv(summary: dict, leaderboard_dir: str | Path = "leaderboard") -> Path:
+def default_csv(summary: Summary, leaderboard_dir: str | Path = "leaderboard") -> Path:
     """`<dir>/<dataset>-c.csv`, or `<dir>/<dataset>-occlusion.csv` for a summary that has
     attacks but no corruption conditions."""
-    dataset = str((summary.get("dataset") or {}).get("name") or "unknown").lower()
-    occlusion = bool(summary.get("attacks")) and not summary.get("per_condition")
+    dataset = str(summary.dataset_name or "unknown").lower()
+    occlusion = bool(summary.attacks) and not summary.per_condition
     return Path(leaderboard_dir) / f"{dataset}-{'occlusion' if occlusion else 'c'}.csv"
 
 
@@ -52,23 +52,23 @@ def add_results(results_dir: str | Path, csv_path: str | Path | None = None,
     Raises LeaderboardError with every problem found; writes nothing then.
     """
     summary = load_summary(results_dir)
-    where = str(summary_path(results_dir))
+    where = summary.source
     path = Path(csv_path) if csv_path is not None else default_csv(summary, leaderboard_dir)
     table = read_table(path, missing_ok=True)
     schema = table.schema if table.rows or path.exists() else schema_for(path.name)
     occlusion = schema.kind == "occlusion"
-    errs = check_summary(summary, where, allow_partial=allow_partial,
+    errs = check_summary(summary, allow_partial=allow_partial,
                          need_corruptions=not occlusion, need_attacks=occlusion,
-                         manifest=manifest)
+                         manifest=manifest, results=results_dir)
     stem = path.name.removesuffix(".csv")
     if check_dataset and stem in BENCHMARKS and not errs:
         want_ds, want_metric = BENCHMARKS[stem]
-        ds = str((summary.get("dataset") or {}).get("name", "")).lower()
+        ds = str(summary.dataset_name or "").lower()
         if ds != want_ds:
             errs.append(f"{where}: data set {ds!r} does not belong in {path.name} "
                         f"(expects {want_ds!r})")
-        if summary.get("metric") != want_metric:
-            errs.append(f"{where}: metric {summary.get('metric')!r} does not belong in "
+        if summary.metric != want_metric:
+            errs.append(f"{where}: metric {summary.metric!r} does not belong in "
                         f"{path.name} (expects {want_metric})")
     if errs:
         raise LeaderboardError("cannot add results:\n  " + "\n  ".join(errs))

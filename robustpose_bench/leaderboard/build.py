@@ -89,7 +89,7 @@ def boxes_label(boxes: str) -> str:
         return "ground-truth boxes"
     if boxes == "none":
         return "bottom-up (no person boxes)"
-    return f"detected boxes (`{boxes}`)"
+    return f"detected boxes (`{_md_code(boxes)}`)"
 
 
 def _boxes_short(boxes: str) -> str:
@@ -117,7 +117,14 @@ def _label(e: Entry) -> str:
 
 
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """A CSV cell as Markdown table text: HTML escaped (names cannot carry markup into the
+    rendered README), pipes escaped, one line."""
+    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
+
+
+def _md_code(text: str) -> str:
+    """Text inside a Markdown code span (backticks cannot close it)."""
+    return text.replace("`", "'").replace("\n", " ")
 
 
 def _score_columns(schema: Schema) -> list[tuple[str, str]]:
@@ -131,12 +138,13 @@ def _score_columns(schema: Schema) -> list[tuple[str, str]]:
 def readme_section(table: Table, figures: dict[str, list[Path]], out_dir: Path) -> list[str]:
     schema = table.schema
     metric = BENCHMARKS.get(table.stem, (None, "AP"))[1]
-    title = title_of(table.stem)
-    md = [f"## {title} (`{table.path.name}`)", ""]
+    title = _md_cell(title_of(table.stem))
+    md = [f"## {title} (`{_md_code(table.path.name)}`)", ""]
     items = entries(table)
     if not items:
         return md + ["_No rows yet._ Add a results folder with "
-                     f"`robustpose leaderboard add RESULTS_DIR --csv {table.path.name}`.", ""]
+                     f"`robustpose leaderboard add RESULTS_DIR --csv "
+                     f"{_md_code(table.path.name)}`.", ""]
     n_meas = sum(1 for e in items if e.row.get("source") == "measured")
     md += [f"{len(items)} entries ({len(items) - n_meas} reported, {n_meas} measured); "
            f"{metric} in percent, sorted by {schema.sort_by}.", ""]
@@ -158,9 +166,10 @@ def readme_section(table: Table, figures: dict[str, list[Path]], out_dir: Path) 
             cells = [str(i), r.get("model", ""), r.get("method", ""), r.get("backbone", ""),
                      r.get("input_size", ""), *[r.get(c, "") for c, _ in cols],
                      source_text(e)]
+            cells = [_md_cell(c) for c in cells]
             if r.get("source") == "measured":
                 cells[1] = f"**{cells[1]}**"
-            md.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
+            md.append("| " + " | ".join(cells) + " |")
         md.append("")
     notes = sorted({e.row["notes"] for e in items if e.row.get("notes")})
     if notes:
@@ -421,7 +430,9 @@ def render_html(tables: Sequence[Table], figures: dict[str, dict[str, list[Path]
                 parts.append(f'<img class="fig" alt="{html.escape(title_of(t.stem))} '
                              f'{html.escape(name)}" src="data:{mime};base64,{b64}">')
         data[t.stem] = t.rows
-    payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+    # no `<`, `>` or `&` in the script element: cells cannot end it or open a comment in it
+    payload = (json.dumps(data, separators=(",", ":")).replace("<", "\\u003c")
+               .replace(">", "\\u003e").replace("&", "\\u0026"))
     parts.append(f'<script type="application/json" id="leaderboard-data">{payload}</script>')
     parts.append(f"<script>{_JS}</script>")
     parts.append("</body></html>")

@@ -6,29 +6,26 @@ Pytel et al. (keypoint and part attacks, blackout / meanout / blur).
 """
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from robustpose_bench.datasets.meta import COCO_KEYPOINTS, COCO_PARTS
-from robustpose_bench.names import CORRUPTIONS, SEVERITIES  # noqa: F401 (re-exported)
+from robustpose_bench.names import CORRUPTIONS, SEVERITIES, SHORT_NAMES  # noqa: F401 (re-exported)
+from robustpose_bench.results import SummaryError
 
 
-class LeaderboardError(ValueError):
-    """A leaderboard file or a results folder that cannot be used; the message names the file."""
+class LeaderboardError(SummaryError):
+    """A leaderboard file or a results folder that cannot be used; the message names the file.
+    (A SummaryError, so one `except SummaryError` also catches the summary problems.)"""
 
 
 # The 15 benchmark corruptions in the order of PROTOCOL.md / AdvMix Table 1 (4 categories).
 BENCHMARK_CORRUPTIONS: tuple[str, ...] = CORRUPTIONS
 
 # Column headers of AdvMix Table 1/4 -> corruption names.
-PAPER_CORRUPTION_HEADERS: dict[str, str] = {
-    "Gauss": "gaussian_noise", "Shot": "shot_noise", "Impulse": "impulse_noise",
-    "Defocus": "defocus_blur", "Glass": "glass_blur", "Motion": "motion_blur",
-    "Zoom": "zoom_blur", "Snow": "snow", "Frost": "frost", "Fog": "fog",
-    "Bright": "brightness", "Contrast": "contrast", "Elastic": "elastic_transform",
-    "Pixel": "pixelate", "JPEG": "jpeg_compression",
-}
+PAPER_CORRUPTION_HEADERS: dict[str, str] = {short: name for name, short in SHORT_NAMES.items()}
 
 ATTACK_MODES: tuple[str, ...] = ("blackout", "meanout", "blur")
 
@@ -42,9 +39,11 @@ MEASURED_DECIMALS = 2
 class Column:
     """One CSV column.
 
-    kind: "str", "float" (percent, 0..100), "ratio" (percent, >= 0: a model can score better
-    under corruption than clean), "int", "date" (YYYY, YYYY-MM or YYYY-MM-DD),
-    "size" (HxW as printed in papers, e.g. 256x192), "sha256" (64 hex digits).
+    kind: "str" (text: no leading =, +, -, @, tab or CR, no control characters), "float"
+    (percent, 0..100), "ratio" (percent, >= 0: a model can score better under corruption than
+    clean), "int", "date" (YYYY, YYYY-MM or YYYY-MM-DD, a real calendar date),
+    "size" (HxW as printed in papers, e.g. 256x192), "sha256" (64 hex digits), "bool" (true
+    or false).
     required: "always", "measured", "reported" or "" (may be empty).
     """
 
@@ -79,6 +78,10 @@ PROVENANCE_COLUMNS: tuple[Column, ...] = (
            "always"),
     Column("protocol", "str", "rendering protocol (robustpose or advmix)", "always"),
     Column("seed", "int", "benchmark seed of the rendering protocol"),
+    Column("inference_protocol", "str", "crop conventions the model was scored with (hrnet or "
+           "mmpose, docs/protocol.md); empty for rows measured before it was recorded"),
+    Column("use_area", "bool", "OKS scale: true = annotation area (COCO, OCHuman), false = "
+           "0.53 * box area (xtcocotools use_area=False); empty for PCKh"),
     Column("source", "str", "measured (by robustpose) or reported (copied from a paper)",
            "always"),
     Column("version", "str", "robustpose_bench version that measured the row", "measured"),
@@ -134,7 +137,7 @@ class Schema:
 
 
 KEY_COLUMNS: tuple[str, ...] = ("model", "method", "backbone", "input_size", "boxes", "protocol",
-                                "seed", "source", "table")
+                                "seed", "inference_protocol", "use_area", "source", "table")
 
 CORRUPTION_SCHEMA = Schema(
     "corruption", IDENTITY_COLUMNS + CORRUPTION_SCORE_COLUMNS + PROVENANCE_COLUMNS,
@@ -160,6 +163,10 @@ _SIZE_RE = re.compile(r"^\d+x\d+$")
 _DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 _NUM_RE = re.compile(r"^-?\d+(\.\d+)?$")
+# A text cell starting with one of these is run as a formula by spreadsheet programs (CSV
+# injection, OWASP): refused in every text column. Numbers live in numeric columns.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def schema_for(path_or_stem: str, header: Sequence[str] | None = None) -> Schema:
@@ -204,9 +211,22 @@ def check_cell(column: Column, text: str) -> str | None:
     elif column.kind == "date":
         if not _DATE_RE.match(text):
             return f"{column.name}={text!r} is not YYYY, YYYY-MM or YYYY-MM-DD"
+        parts = [int(p) for p in text.split("-")] + [1, 1]
+        try:
+            datetime.date(parts[0], parts[1], parts[2])
+        except ValueError as exc:
+            return f"{column.name}={text!r} is not a real date ({exc})"
+    elif column.kind == "bool":
+        if text not in ("true", "false"):
+            return f"{column.name}={text!r} is not true or false"
     elif column.kind == "sha256":
         if not _SHA_RE.match(text):
             return f"{column.name}={text!r} is not 64 lowercase hex digits"
+    elif text.startswith(FORMULA_PREFIXES):
+        return (f"{column.name}={text!r} starts with {text[0]!r}, which spreadsheets run as a "
+                f"formula; remove the leading character")
+    elif _CONTROL_RE.search(text):
+        return f"{column.name}={text!r} contains a control character (tab, newline, ...)"
     elif text != text.strip():
         return f"{column.name}={text!r} has leading/trailing spaces"
     return None

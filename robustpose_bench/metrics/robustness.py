@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from robustpose_bench.metrics._names import CATEGORIES, CORRUPTIONS, EXTRA_CORRUPTIONS, SEVERITIES
+from robustpose_bench.names import CATEGORIES, CORRUPTIONS, EXTRA_CORRUPTIONS, SEVERITIES
 
 
 def _mean(values: list[float]) -> float | None:

@@ -11,7 +11,22 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from robustpose_bench.names import EXTRA_CORRUPTIONS
+
 P_MAX = 30  # the paper's accuracy curves use thresholds up to 30 px
+
+#: Named perturbation sets T^mp for R(T, T^mp) and RUC (evaluate(stability=NAME),
+#: `robustpose evaluate --stability --stability-corruptions NAME`); the summary records the
+#: name. "extra" (default): the 4 held-out corruptions, none of which enters mPC.
+#: "stable-heatmap": the paper's evaluation perturbations (sec. 4.1: trained on 10 of the 15
+#: ImageNet-C-style perturbations, evaluated on gaussian blur, jpeg compression, saturate,
+#: spatter, speckle noise); jpeg_compression is also a benchmark corruption.
+PERTURBATION_SETS: dict[str, tuple[str, ...]] = {
+    "extra": tuple(EXTRA_CORRUPTIONS),
+    "stable-heatmap": ("gaussian_blur", "jpeg_compression", "saturate", "spatter",
+                       "speckle_noise"),
+}
+DEFAULT_PERTURBATION_SET = "extra"
 
 
 def person_scale(boxes: np.ndarray) -> np.ndarray:

@@ -75,8 +75,8 @@ def hrnet_spec(width: int, blocks: int = 4, modules: tuple[int, int, int] = (1, 
 
 class HighResolutionModule(nn.Module):
     """One exchange unit: each branch runs its blocks, then every output resolution sums all
-    branches (1x1 conv + nearest upsampling from lower resolutions, strided 3x3 convs from
-    higher ones). With `multi_scale_output=False` only the highest resolution is produced.
+    branches in index order, as the reference (1x1 conv + nearest upsampling from lower
+    resolutions, strided 3x3 convs from higher ones). With `multi_scale_output=False` only the highest resolution is produced.
 
     `branches.<i>.<j>` and `fuse_layers.<i>.<j>` match the reference names.
     """
@@ -132,15 +132,25 @@ class HighResolutionModule(nn.Module):
             return x
         out = []
         for i, row in enumerate(self.fuse_layers):
-            y = x[i]
-            for j in range(self.num_branches):
-                if j != i:
-                    # Upsampled odd-sized maps can be one cell larger: crop (a no-op view
-                    # for the usual even sizes).
-                    z = row[j](x[j])[..., : y.shape[-2], : y.shape[-1]]
-                    y = y + z
+            # Sum in branch index order, as the reference: y = x[0] (or fuse(x[0])), then
+            # + x[j] / fuse(x[j]) for j = 1.. . Float addition is not associative: starting
+            # from the branch's own input instead changes heatmaps by ~5e-5.
+            h, w = x[i].shape[-2:]
+            y = self._fused(row, x, 0, h, w)
+            for j in range(1, self.num_branches):
+                y = y + self._fused(row, x, j, h, w)
             out.append(self.relu(y))
         return out
+
+    @staticmethod
+    def _fused(row: nn.ModuleList, x: list[torch.Tensor], j: int, h: int, w: int
+               ) -> torch.Tensor:
+        """Branch j's contribution to an output of size (h, w): x[j] itself on the diagonal,
+        else its fuse layer. Upsampled odd-sized maps can be one cell larger: cropped (a
+        no-op view for the usual even sizes)."""
+        if row[j] is None:
+            return x[j]
+        return row[j](x[j])[..., :h, :w]
 
 
 class PoseHighResolutionNet(nn.Module):

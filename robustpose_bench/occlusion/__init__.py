@@ -59,7 +59,6 @@ from robustpose_bench.occlusion.targets import (
     attack_part_groups,
     get_target,
     make_attack_specs,
-    parse_attack_id,
     parse_targets,
     validate_radius,
 )
@@ -71,7 +70,7 @@ __all__ = [
     "AttackSpec", "Canvas", "Circle", "CropAttackHook", "GaussianSpec", "PersonAttack", "Rect",
     "Target", "attack_crop", "attack_part_groups", "attack_image", "box_iou", "draw_attack", "get_mode", "get_target",
     "keypoint_ap", "keypoint_circle", "list_modes", "load_attack_grid", "make_attack_specs",
-    "make_crop_hook", "make_crop_hook_for_persons", "match_boxes", "parse_attack_id",
+    "make_crop_hook", "make_crop_hook_for_persons", "match_boxes",
     "parse_targets", "part_rect", "part_rect_for", "per_keypoint_ap", "person_pixel_scale",
     "reference_pixel_scale",
     "region_for", "region_mask", "register_mode", "remaining_keypoints", "restrict_keypoints",

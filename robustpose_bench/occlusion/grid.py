@@ -6,9 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from robustpose_bench.datasets.meta import DatasetMeta, get_meta
+from robustpose_bench.definitions import read_definition
 from robustpose_bench.occlusion.crop import DEFAULT_IOU_THRESHOLD
 from robustpose_bench.occlusion.keypoint import DEFAULT_MIN_VISIBILITY
 from robustpose_bench.occlusion.modes import list_modes
@@ -59,19 +58,16 @@ def _as_list(value: object, where: str) -> list:
 
 
 def load_attack_grid(source: str | Path | Mapping, meta: DatasetMeta | None = None) -> AttackGrid:
-    """Read and expand an attack grid (YAML path or an already-parsed mapping).
+    """Read and expand an attack grid: a packaged definition name (`attacks`, `attacks-demo`),
+    a YAML path, or an already-parsed mapping.
 
     meta: the keypoint layout (default: `get_meta(definition["dataset"])`). Raises ValueError
     naming the file and field for unknown targets / modes, bad radii or unknown keys.
     """
-    where = str(source) if not isinstance(source, Mapping) else "attack grid"
     if isinstance(source, Mapping):
-        data = dict(source)
+        data, where = dict(source), "attack grid"
     else:
-        try:
-            data = yaml.safe_load(Path(source).read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise ValueError(f"{where}: cannot read attack grid: {exc}") from None
+        data, where = read_definition(source, "attack grid")
     if not isinstance(data, dict) or not isinstance(data.get("attacks"), list) or \
             not data["attacks"]:
         raise ValueError(f"{where}: expected a mapping with a non-empty 'attacks' list")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -165,7 +164,8 @@ class AttackSpec:
     radius: circle radius in model-input pixels for keypoint targets; None for parts (a
     part's rectangle is defined by its keypoints). id: `<mode>/<target>` plus `@r<radius>` when
     a keypoint radius differs from the default 6, e.g. `blackout/nose`, `blur/nose@r12`,
-    `meanout/upper_body`.
+    `meanout/upper_body` (parsed back by `render.conditions.Condition`: `Condition.from_id`,
+    `Condition.attack_spec`).
     """
 
     mode: str
@@ -188,22 +188,6 @@ class AttackSpec:
         if self.radius is not None and self.radius != DEFAULT_RADIUS:
             suffix = f"@r{self.radius:g}"
         return f"{self.mode}/{self.target.id}{suffix}"
-
-
-_ID_RE = re.compile(r"^(?P<mode>[^/]+)/(?P<target>[^@/]+)(?:@r(?P<radius>[0-9.eE+-]+))?$")
-
-
-def parse_attack_id(attack_id: str, meta: DatasetMeta) -> AttackSpec:
-    """Inverse of `AttackSpec.id`: `blackout/nose`, `blur/nose@r12`, `meanout/upper_body`."""
-    m = _ID_RE.match(attack_id.strip())
-    if not m:
-        raise ValueError(f"bad attack id {attack_id!r}; expected <mode>/<target>[@r<radius>]")
-    target = get_target(m.group("target"), meta)
-    radius = m.group("radius")
-    if radius is not None and not target.is_keypoint:
-        raise ValueError(f"attack id {attack_id!r}: a radius applies to keypoint targets only")
-    return AttackSpec(m.group("mode"), target,
-                      validate_radius(radius) if radius is not None else DEFAULT_RADIUS)
 
 
 def make_attack_specs(targets: str | Sequence[str] | Iterable[Target], modes: str | Sequence[str],

@@ -6,18 +6,19 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-import yaml
-
 from robustpose_bench.datasets.loading import load_dataset
 from robustpose_bench.datasets.types import Dataset
+from robustpose_bench.definitions import read_definition
 from robustpose_bench.io import atomic_write_json, atomic_write_text, sha256_file
+from robustpose_bench.locking import output_lock
+from robustpose_bench.names import SEVERITIES
 from robustpose_bench.render.conditions import Condition
-from robustpose_bench.render.jobs import RenderReport, run_render
+from robustpose_bench.render.jobs import ImageChecks, RenderReport, run_render
 from robustpose_bench.render.manifest import write_manifest
-from robustpose_bench.render.protocol import Protocol
+from robustpose_bench.render.protocol import Protocol, get_protocol
+from robustpose_bench.render.resume import engine_versions, settings_of
 
 log = logging.getLogger(__name__)
-SEVERITIES = (1, 2, 3, 4, 5)
 
 
 def parse_corruptions(text: str | Sequence[str] | None, allow_extra: bool = True) -> list[str]:
@@ -78,10 +79,12 @@ def _manifest_base(kind: str, dataset: Dataset, protocol: Protocol, conditions: 
         "quality": protocol.quality if protocol.format == "jpg" else None,
         "severity_folders": {str(s): protocol.severity_folder(s) for s in SEVERITIES},
         "conditions": [c.id for c in conditions],
+        "engine": engine_versions(),
     }
 
 
 def _finish(out: Path, base: dict, report: RenderReport) -> dict:
+    base["conditions"] = report.conditions  # the folder's earlier conditions stay listed
     base["failed"] = sorted(report.failed)
     if report.failed:
         atomic_write_text(out / "failed.txt",
@@ -96,48 +99,56 @@ def generate_benchmark(dataset: Dataset, out: str | Path, corruptions: Sequence[
                        backend: str = "loky", scheduler: str | None = None,
                        name: str | None = None, force: bool = False,
                        progress: bool = True,
-                       extra_conditions: Sequence[Condition] = ()) -> tuple[dict, RenderReport]:
+                       extra_conditions: Sequence[Condition] = (),
+                       checks: ImageChecks = ImageChecks()) -> tuple[dict, RenderReport]:
     """Render `<out>/<corruption>/<severity>/<file_name>` for every image of the grid
     corruptions x severities (plus `extra_conditions`, e.g. held-out corruptions at one
-    severity); returns the manifest written and the run's report (failed images in both)."""
+    severity); returns the manifest written and the run's report (failed images in both).
+    Holds the lock of `out`; other settings than the folder's are refused unless `force`."""
     out = Path(out)
     conditions = [Condition.corruption(c, s) for c in corruptions for s in severities]
     conditions += [c for c in extra_conditions if c not in conditions]
-    report = run_render(dataset, conditions, out, protocol, jobs=jobs, backend=backend,
-                        scheduler=scheduler, force=force, progress=progress)
-    manifest = _finish(out, _manifest_base("corruption", dataset, protocol, conditions, name),
-                       report)
+    base = _manifest_base("corruption", dataset, protocol, conditions, name)
+    with output_lock(out):
+        report = run_render(dataset, conditions, out, protocol, jobs=jobs, backend=backend,
+                            scheduler=scheduler, force=force, progress=progress,
+                            settings=settings_of(base), checks=checks)
+        manifest = _finish(out, base, report)
     return manifest, report
 
 
 def attack_benchmark(dataset: Dataset, out: str | Path, conditions: Sequence[Condition],
-                     protocol: Protocol, jobs: int = 1, name: str | None = None,
-                     force: bool = False, progress: bool = True) -> tuple[dict, RenderReport]:
+                     protocol: Protocol | None = None, jobs: int = 1, name: str | None = None,
+                     force: bool = False, progress: bool = True,
+                     checks: ImageChecks = ImageChecks()) -> tuple[dict, RenderReport]:
     """Render image-mode occlusion attacks `<out>/<mode>/<target>/<file_name>` plus
-    `attacked_persons.json` (per condition and image: which persons were attacked/skipped)."""
+    `attacked_persons.json` (per condition and image: which persons were attacked/skipped).
+    protocol None: lossless PNG, so the files hold the attack's exact pixels."""
     out = Path(out)
-    report = run_render(dataset, list(conditions), out, protocol, jobs=jobs, force=force,
-                        progress=progress)
-    atomic_write_json(out / "attacked_persons.json", report.attack_info)
+    protocol = protocol or get_protocol("robustpose").with_overrides(format="png")
     base = _manifest_base("attack", dataset, protocol, list(conditions), name)
-    return _finish(out, base, report), report
+    with output_lock(out):
+        report = run_render(dataset, list(conditions), out, protocol, jobs=jobs, force=force,
+                            progress=progress, settings=settings_of(base), checks=checks)
+        atomic_write_json(out / "attacked_persons.json", report.attack_info)
+        manifest = _finish(out, base, report)
+    return manifest, report
 
 
-def load_benchmark_definition(path: str | Path) -> dict:
-    """A declarative benchmark definition from `manifests/` (YAML)."""
-    path = Path(path)
-    try:
-        spec = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"{path}: cannot read benchmark definition: {exc}") from None
+def load_benchmark_definition(source: str | Path) -> dict:
+    """A benchmark definition (what to render and score): a packaged name (`coco-c`,
+    `synthpose-c`, see `definitions.list_definitions`) or a YAML path. Raises ValueError
+    naming the file and the missing field."""
+    spec, where = read_definition(source)
     required = ("name", "annotations", "images")
     for key in required:
-        if not isinstance(spec, dict) or key not in spec:
-            raise ValueError(f"{path}: missing field {key!r} (required: {', '.join(required)})")
+        if key not in spec:
+            raise ValueError(f"{where}: missing field {key!r} (required: {', '.join(required)})")
     return spec
 
 
 def dataset_from_definition(spec: dict, root: str | Path) -> Dataset:
+    """The data set of a definition under the data root its paths are relative to."""
     root = Path(root)
     gt_mat = spec.get("gt_mat")
     return load_dataset(root / spec["annotations"], root / spec["images"],

@@ -1,5 +1,9 @@
 """The per-image rendering function shared by `generate`, `attack` and the evaluator's
-`--on-the-fly` mode: source pixels -> condition applied -> encoded bytes -> decoded pixels."""
+`--on-the-fly` mode: source pixels -> condition applied -> encoded bytes -> decoded pixels.
+
+Attacks are lossless: in memory their pixels are used as drawn (no encode / decode), equal to
+the PNG files `attack` writes by default, so an attack measures the occlusion alone.
+"""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -51,7 +55,9 @@ def render_in_memory(image: np.ndarray, condition: Condition, protocol: Protocol
                      ) -> np.ndarray:
     """The pixels a model would read from the rendered file, without touching the disk.
 
-    Clean images are returned as decoded from the source (no re-encoding), like on disk.
+    Clean images are returned as decoded from the source (no re-encoding), like on disk;
+    attacks as drawn (lossless: the pixels of a PNG attack file, whatever `protocol.format`
+    says, which only applies to corruptions); corruptions through the protocol's encoding.
     """
     return render_in_memory_with_info(image, condition, protocol, file_name, persons, meta)[0]
 
@@ -62,5 +68,7 @@ def render_in_memory_with_info(image: np.ndarray, condition: Condition, protocol
     """`render_in_memory` plus the attack info (who was attacked / skipped)."""
     if condition.kind == "clean":
         return image, {}
+    if condition.kind == "attack":
+        return apply_condition(image, condition, protocol, file_name, persons, meta)
     data, info = render_bytes(image, condition, protocol, file_name, persons, meta)
     return decode_bytes(data), info

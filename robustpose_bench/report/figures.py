@@ -20,19 +20,22 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from robustpose_bench.io import atomic_write_bytes  # noqa: E402
-from robustpose_bench.leaderboard.schema import BENCHMARK_CORRUPTIONS  # noqa: E402
+from robustpose_bench.names import CATEGORIES, SHORT_NAMES  # noqa: E402,F401 (re-exported)
+from robustpose_bench.names import CORRUPTIONS as BENCHMARK_CORRUPTIONS  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-SHORT_NAMES: dict[str, str] = {
-    "gaussian_noise": "Gauss", "shot_noise": "Shot", "impulse_noise": "Impulse",
-    "defocus_blur": "Defocus", "glass_blur": "Glass", "motion_blur": "Motion",
-    "zoom_blur": "Zoom", "snow": "Snow", "frost": "Frost", "fog": "Fog",
-    "brightness": "Bright", "contrast": "Contrast", "elastic_transform": "Elastic",
-    "pixelate": "Pixel", "jpeg_compression": "JPEG",
-}
-CATEGORY_SPANS: tuple[tuple[str, int, int], ...] = (
-    ("noise", 0, 3), ("blur", 3, 7), ("weather", 7, 11), ("digital", 11, 15))
+
+def _category_spans() -> tuple[tuple[str, int, int], ...]:
+    """(category, first, end) index spans of names.CATEGORIES in the benchmark order."""
+    spans = []
+    for cat, members in CATEGORIES.items():
+        first = BENCHMARK_CORRUPTIONS.index(members[0])
+        spans.append((cat, first, first + len(members)))
+    return tuple(spans)
+
+
+CATEGORY_SPANS: tuple[tuple[str, int, int], ...] = _category_spans()
 MODE_COLORS: dict[str, str] = {"blackout": "#222222", "meanout": "#8c8c8c", "blur": "#4c72b0"}
 METRIC_LABELS: dict[str, str] = {"AP": "AP (%)", "PCKh": "PCKh@0.5 (%)"}
 

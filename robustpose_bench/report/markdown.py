@@ -12,29 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from robustpose_bench.io import atomic_write_text
-from robustpose_bench.leaderboard.schema import (
-    ATTACK_MODES,
-    BENCHMARK_CORRUPTIONS,
-    SEVERITIES,
-    LeaderboardError,
-)
-from robustpose_bench.leaderboard.summary import (
-    attack_kind,
-    check_summary,
-    condition_matrix,
-    load_summary,
-    method_name,
-    parse_attack_key,
-    recompute,
-)
+from robustpose_bench.names import CATEGORIES, SEVERITIES, method_name
+from robustpose_bench.names import CORRUPTIONS as BENCHMARK_CORRUPTIONS
+from robustpose_bench.occlusion.modes import list_modes
+from robustpose_bench.occlusion.targets import DEFAULT_RADIUS
+from robustpose_bench.render.conditions import Condition
 from robustpose_bench.report import figures as F
+from robustpose_bench.results import Summary, SummaryError, target_kind
 
 log = logging.getLogger(__name__)
-
-# Default keypoint-attack radius, model-input pixels at 256x192 (PROTOCOL.md section 7).
-DEFAULT_RADIUS = 6.0
-CATEGORIES: dict[str, tuple[str, ...]] = {
-    cat: BENCHMARK_CORRUPTIONS[a:b] for cat, a, b in F.CATEGORY_SPANS}
 
 
 @dataclass
@@ -43,7 +29,7 @@ class Run:
 
     label: str
     path: Path
-    summary: dict[str, Any]
+    summary: Summary
     metric: str
     dataset: str
     clean: float
@@ -70,25 +56,23 @@ def _mean(xs: Sequence[float]) -> float | None:
 def load_run(results: str | Path) -> Run:
     """Read and reduce one results folder; schema problems are logged, not fatal, as long as
     the metric and the clean score are there."""
-    summary = load_summary(results)
+    summary = Summary.load(results)
     path = Path(results)
-    for problem in check_summary(summary, str(path), allow_partial=True,
-                                 need_corruptions=False):
+    summary.source = str(path)
+    for problem in summary.validate(allow_partial=True, need_corruptions=False):
         log.warning("%s", problem)
-    metric = summary.get("metric")
-    clean = summary.get("clean")
+    metric, clean = summary.metric, summary.clean
     if metric not in ("AP", "PCKh") or not isinstance(clean, int | float):
-        raise LeaderboardError(f"{path}: summary.json needs metric (AP/PCKh) and clean")
-    model = summary.get("model") or {}
+        raise SummaryError(f"{path}: summary.json needs metric (AP/PCKh) and clean")
+    model = summary.model or {}
     label = str(model.get("name") or path.name)
     method = method_name(model.get("method")) if model.get("method") else None
     if method and method.lower() not in label.lower():
         label = f"{label} {method}"
-    run = Run(label, path, summary, metric,
-              str((summary.get("dataset") or {}).get("name", "unknown")), float(clean))
-    m = condition_matrix(summary)
+    run = Run(label, path, summary, metric, summary.dataset_name or "unknown", float(clean))
+    m = summary.condition_matrix()
     if any(c in m for c in BENCHMARK_CORRUPTIONS):
-        rec = recompute(summary)
+        rec = summary.recompute()
         run.mpc, run.rpc, run.per_corruption = rec["mPC"], rec["rPC"], rec["per_corruption"]
         for s in SEVERITIES:
             vals = [m[c][s] for c in BENCHMARK_CORRUPTIONS if c in m and s in m[c]]
@@ -103,10 +87,8 @@ def load_run(results: str | Path) -> Run:
     for c, sev in m.items():
         if c not in BENCHMARK_CORRUPTIONS and sev:
             run.extra_corruptions[c] = sum(sev.values()) / len(sev)
-    for k, v in (summary.get("attacks") or {}).items():
-        if isinstance(v, Mapping) and isinstance(v.get("AP"), int | float):
-            run.attacks[str(k)] = float(v["AP"])
-    for k, v in (summary.get("stability") or {}).items():
+    run.attacks = summary.attack_scores("AP")
+    for k, v in (summary.stability or {}).items():
         if isinstance(v, Mapping):
             run.stability[str(k)] = dict(v)
     return run
@@ -179,7 +161,7 @@ def make_report(results_dirs: Sequence[str | Path], out_dir: str | Path,
     Runs are grouped by (data set, metric); each group gets its own tables and figures.
     """
     if not results_dirs:
-        raise LeaderboardError("no results folders given")
+        raise SummaryError("no results folders given")
     out = Path(out_dir)
     fig_dir = out / "figures"
     runs = [load_run(r) for r in results_dirs]
@@ -271,6 +253,12 @@ def _size_key(size: str) -> tuple[int, int]:
         return (0, 0)
 
 
+def _attack_conditions(run: Run) -> dict[str, Condition]:
+    """The run's scored attacks (key -> Condition) whose keys parse."""
+    conds = run.summary.attack_conditions()
+    return {k: conds[k] for k in run.attacks if k in conds}
+
+
 def _attack_section(members: list[Run], dataset: str, stem: str, fig_dir: Path, out: Path,
                     formats: Sequence[str]) -> list[str]:
     runs = [r for r in members if r.attacks]
@@ -291,12 +279,12 @@ def _attack_section(members: list[Run], dataset: str, stem: str, fig_dir: Path, 
         per_model: dict[str, dict[str, dict[str, float]]] = {}
         targets: list[str] = []
         for r in runs:
-            for k, ap in r.attacks.items():
-                mode, target, _, radius = parse_attack_key(k)
-                if radius is not None or attack_kind(k, dataset) != kind:
+            for k, cond in _attack_conditions(r).items():
+                if cond.radius is not None or target_kind(cond, dataset) != kind:
                     continue
-                per_model.setdefault(r.label, {}).setdefault(mode, {})[target] = r.clean - ap
-                targets.append(target)
+                per_model.setdefault(r.label, {}).setdefault(cond.name, {})[
+                    cond.target_name] = r.clean - r.attacks[k]
+                targets.append(cond.target_name)
         if not per_model:
             continue
         present = set(targets)
@@ -311,14 +299,15 @@ def _attack_section(members: list[Run], dataset: str, stem: str, fig_dir: Path, 
     # each point averages the same targets
     means: dict[str, dict[str, dict[float, float]]] = {}
     for r in runs:
-        if not any(parse_attack_key(k)[3] is not None for k in r.attacks):
+        conds = _attack_conditions(r)
+        if not any(c.radius is not None for c in conds.values()):
             continue
         grid: dict[str, dict[str, dict[float, float]]] = {}
-        for k, ap in r.attacks.items():
-            mode, target, _, radius = parse_attack_key(k)
-            if attack_kind(k, dataset) == "keypoint":
-                rad = DEFAULT_RADIUS if radius is None else radius
-                grid.setdefault(mode, {}).setdefault(target, {})[rad] = r.clean - ap
+        for k, cond in conds.items():
+            if target_kind(cond, dataset) == "keypoint":
+                rad = DEFAULT_RADIUS if cond.radius is None else cond.radius
+                grid.setdefault(cond.name, {}).setdefault(cond.target_name, {})[rad] = \
+                    r.clean - r.attacks[k]
         for mode, per_target in grid.items():
             radii = sorted({rad for v in per_target.values() for rad in v})
             common = [v for v in per_target.values() if all(rad in v for rad in radii)]
@@ -330,10 +319,11 @@ def _attack_section(members: list[Run], dataset: str, stem: str, fig_dir: Path, 
             means, title=f"{dataset}: keypoint attacks, loss in AP vs radius "
                          "(Pytel et al. Fig. 4)"), fig_dir, f"{stem}_attacks_radius", formats)
         md += _figure_md(paths, out, "attack radius")
-    unknown = sorted({parse_attack_key(k)[0] for r in runs for k in r.attacks}
-                     - set(ATTACK_MODES))
+    modes = list_modes()
+    unknown = sorted({c.name for r in runs for c in _attack_conditions(r).values()}
+                     - set(modes))
     if unknown:
-        md += [f"Attack modes beyond {list(ATTACK_MODES)}: {unknown}.", ""]
+        md += [f"Attack modes beyond {modes}: {unknown}.", ""]
     return md
 
 

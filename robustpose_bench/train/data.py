@@ -21,6 +21,7 @@ from robustpose_bench.geometry import (
     PIXEL_STD,
     affine_points,
     box_to_center_scale,
+    clean_bbox,
     crop_pixel_scale,
     get_affine_transform,
 )
@@ -60,22 +61,6 @@ def read_rgb(path) -> np.ndarray:
     if img is None:
         raise ValueError(f"cannot read image {path}")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-
-
-def clean_box(bbox: np.ndarray, width: int, height: int) -> np.ndarray | None:
-    """The reference `clean_bbox`: clip xywh to the image; None when nothing is left.
-
-    width/height 0 (unknown image size) skips the clipping.
-    """
-    x, y, w, h = (float(v) for v in bbox)
-    if width <= 0 or height <= 0:
-        return np.array([x, y, w, h]) if w > 0 and h > 0 else None
-    x1, y1 = max(0.0, x), max(0.0, y)
-    x2 = min(width - 1.0, x1 + max(0.0, w - 1.0))
-    y2 = min(height - 1.0, y1 + max(0.0, h - 1.0))
-    if x2 >= x1 and y2 >= y1 and w * h > 0:
-        return np.array([x1, y1, x2 - x1, y2 - y1])
-    return None
 
 
 def half_body_center_scale(joints: np.ndarray, vis: np.ndarray, upper_ids: np.ndarray,
@@ -145,7 +130,10 @@ class TopDownTrainDataset(torch.utils.data.Dataset):
             for pi, person in enumerate(sample.persons):
                 if person.iscrowd or person.num_keypoints < min_keypoints:
                     continue
-                box = clean_box(person.bbox, sample.width, sample.height)
+                # MPII-style persons carry the file's centre/scale: their box is the crop
+                # itself, not an object box (the reference does not clean it).
+                box = (person.bbox.copy() if person.center is not None
+                       else clean_bbox(person.bbox, sample.width, sample.height, person.area))
                 if box is None:
                     continue
                 self.records.append((si, pi, box))

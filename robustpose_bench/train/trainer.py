@@ -3,8 +3,9 @@ checkpoints, resume after a kill, mixed precision (train/precision.py) and DDP u
 
 Schedules follow HRNet / SimpleBaseline (Adam 1e-3, steps 170/200 of 210 or 90/120 of 140,
 PROTOCOL.md section 3); a method decides what one step does. The Trainer takes a method
-instance and hands it a `TrainContext` (train/context.py); `train_from_config` is where a
-config's `method:` is resolved through the registry of robustpose_bench.methods.
+instance and hands it a `TrainContext` (train/context.py); it never imports the methods:
+`robustpose_bench.training.train_from_config` resolves a config's `method:` through the registry
+of robustpose_bench.methods and builds the Trainer.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from torch.utils.data import DataLoader
 
 from robustpose_bench import __version__
 from robustpose_bench.datasets.types import Dataset
-from robustpose_bench.io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from robustpose_bench.io import atomic_write_bytes, atomic_write_text
 from robustpose_bench.models.codec import get_codec
 from robustpose_bench.train import distributed
 from robustpose_bench.train.config import ConfigError, TrainConfig, dump_config, resolve_asset
@@ -104,7 +105,7 @@ class Trainer:
     """Trains `cfg.model` with a training method and writes checkpoints into `out_dir`.
 
     method: the method instance (`robustpose_bench.methods.get_method(cfg.method)(args)`, as
-    `train_from_config` / `build_trainer` make it); the trainer calls its `setup(ctx)` with a
+    `robustpose_bench.training.build_trainer` makes it); the trainer calls its `setup(ctx)` with a
     TrainContext, its per-sample hook and its `train_step` (train/context.py).
 
     Files in out_dir: config.yaml (what ran), last_state.pt (everything needed to resume:
@@ -611,31 +612,3 @@ def _numpy_state(state: dict[str, Any]) -> dict[str, Any]:
 
 def _python_state(state: list) -> tuple:
     return (state[0], tuple(state[1]), state[2])
-
-
-def make_method(cfg: TrainConfig) -> Method:
-    """The training method of a config: `cfg.method` looked up in the registry of
-    robustpose_bench.methods, its `method_args` validated (ConfigError naming the key)."""
-    from robustpose_bench.methods import get_method
-
-    return get_method(cfg.method)(cfg.method_args)
-
-
-def build_trainer(cfg: TrainConfig, out_dir: str | Path | None = None, **kwargs: Any) -> Trainer:
-    """A Trainer for `cfg` with the method its `method:` names (keyword arguments as Trainer)."""
-    return Trainer(cfg, make_method(cfg), out_dir, **kwargs)
-
-
-def train_from_config(cfg: TrainConfig, out_dir: str | Path | None = None, *,
-                      device: str | None = None, resume: bool = True) -> dict[str, Any]:
-    """Resolve the method, build a Trainer and run it; writes `summary.json` into the output
-    folder."""
-    trainer = build_trainer(cfg, out_dir, device=device, resume=resume)
-    try:
-        summary = trainer.fit()
-        if trainer.dist.is_main:
-            atomic_write_json(trainer.out_dir / "summary.json", summary)
-        return summary
-    finally:
-        trainer.close()
-        distributed.cleanup(trainer.dist)

@@ -13,13 +13,9 @@ import numpy as np
 import pytest
 import torch
 
+from robustpose_bench.adapters.args import convert_value, parse_input_size, parse_model_args
 from robustpose_bench.adapters.base import AdapterError
-from robustpose_bench.adapters.loading import (
-    convert_value,
-    load_adapter,
-    parse_input_size,
-    parse_model_args,
-)
+from robustpose_bench.adapters.loading import load_adapter
 from robustpose_bench.adapters.topdown import HeatmapTopDownAdapter
 from robustpose_bench.datasets.meta import COCO, MPII, SYNTHPOSE
 from robustpose_bench.models import create_model
@@ -101,6 +97,8 @@ def test_file_spec_errors(user_file, tmp_path):
         load_adapter("just_a_word", {})
     with pytest.raises(AdapterError, match="expected key=value"):
         parse_model_args(["novalue"])
+    with pytest.raises(AdapterError, match="--model-arg scale given twice"):
+        parse_model_args(["scale=1", "scale=2"])
 
 
 def test_module_spec(user_file, monkeypatch):
@@ -114,7 +112,8 @@ def test_module_spec(user_file, monkeypatch):
 def test_user_file_loads_in_a_fresh_interpreter(user_file):
     code = textwrap.dedent(f"""
         import numpy as np
-        from robustpose_bench.adapters.loading import load_adapter, parse_model_args
+        from robustpose_bench.adapters.args import parse_model_args
+        from robustpose_bench.adapters.loading import load_adapter
         from robustpose_bench.datasets.meta import COCO
         a = load_adapter({str(user_file) + ':CenterAdapter'!r}, parse_model_args(['scale=2']),
                          meta=COCO)

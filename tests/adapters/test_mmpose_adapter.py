@@ -35,3 +35,13 @@ def test_mmpose_runs_our_weights_under_mmpose_names(tmp_path):
     adapter = MMPoseTopDownAdapter(configs[0], tmp_path / "w.pth", device="cpu")
     out = adapter.predict(np.zeros((200, 160, 3), np.uint8), np.array([[10, 10, 80, 150]]))
     assert out.shape == (1, 17, 3) and np.isfinite(out).all()
+
+
+@pytest.mark.skipif(HAS_MMPOSE, reason="mmpose is installed")
+def test_mmpose_prefix_without_mmpose_is_one_line():
+    from robustpose_bench.adapters.loading import load_adapter
+
+    with pytest.raises(AdapterError) as err:
+        load_adapter("mmpose:td-hm_hrnet-w32_8xb64-210e_coco-256x192.py", {"checkpoint": "w.pth"})
+    assert str(err.value).startswith("model spec 'mmpose:td-hm_hrnet-w32_8xb64-210e_coco-256x192"
+                                     ".py' needs mmpose: pip install 'robustpose-bench[mmpose]'")

@@ -48,10 +48,10 @@ def test_errors(tmp_path):
     run = CliRunner().invoke
     res = run(cli, ["corruptions", "--image", str(src), "--corruption", "rain", "--severity",
                     "1", "--out", str(tmp_path / "o.png")])
-    assert res.exit_code == 1 and "unknown corruption 'rain'; valid: gaussian_noise" in res.output
+    assert res.exit_code == 2 and "unknown corruption 'rain'; valid: gaussian_noise" in res.output
     res = run(cli, ["corruptions", "--image", str(src), "--corruption", "fog", "--severity", "6",
                     "--out", str(tmp_path / "o.png")])
-    assert res.exit_code == 1 and "severity must be one of 1, 2, 3, 4, 5" in res.output
+    assert res.exit_code == 2 and "severity must be one of 1, 2, 3, 4, 5" in res.output
     res = run(cli, ["corruptions", "--image", str(src), "--corruption", "fog"])
     assert res.exit_code == 2 and "--severity, --out" in res.output
     res = run(cli, ["corruptions", "--image", str(src), "--corruption", "fog", "--severity", "1",
@@ -63,5 +63,5 @@ def test_errors(tmp_path):
     bad.write_bytes(b"not a png")
     res = run(cli, ["corruptions", "--image", str(bad), "--corruption", "fog", "--severity", "1",
                     "--out", str(tmp_path / "o.png")])
-    assert res.exit_code == 1 and "bad.png: cannot decode image" in res.output
+    assert res.exit_code == 2 and "bad.png: cannot decode image" in res.output
     assert not (tmp_path / "o.png").exists()

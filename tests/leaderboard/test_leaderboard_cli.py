@@ -26,7 +26,7 @@ def test_validate_ok_and_failing(board):
 
 def test_validate_missing_path(tmp_path):
     res = run("leaderboard", "validate", tmp_path / "nope.csv")
-    assert res.exit_code == 1 and "no such file or folder" in res.output
+    assert res.exit_code == 2 and "no such file or folder" in res.output
 
 
 def test_add_twice_then_build(tmp_path, board, write_results):
@@ -50,7 +50,7 @@ def test_add_twice_then_build(tmp_path, board, write_results):
 def test_add_refuses_partial(board, write_results):
     results = write_results(make_summary(missing=["fog/1"]))
     res = run("leaderboard", "add", results, "--csv", board / "synthpose-c.csv")
-    assert res.exit_code == 1
+    assert res.exit_code == 2
     assert "1 of 75 benchmark conditions missing (fog/1)" in res.output
     res = run("leaderboard", "add", results, "--csv", board / "synthpose-c.csv",
               "--allow-partial")

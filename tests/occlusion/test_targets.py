@@ -14,10 +14,10 @@ from robustpose_bench.occlusion import (
     list_modes,
     load_attack_grid,
     make_attack_specs,
-    parse_attack_id,
     parse_targets,
     validate_radius,
 )
+from robustpose_bench.render.conditions import Condition
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -79,13 +79,22 @@ def test_spec_ids_round_trip():
     part = AttackSpec("meanout", get_target("upper_body", COCO), 12)
     assert part.radius is None and part.id == "meanout/upper_body"
     for text in ("blackout/nose", "blur/nose@r12", "meanout/upper_body", "blur/left_ankle@r7.5"):
-        assert parse_attack_id(text, COCO).id == text
+        cond = Condition.from_id(f"attack/{text}")
+        spec = cond.attack_spec(COCO)
+        assert spec.id == cond.attack_id == text and Condition.from_attack(spec) == cond
+    # the default radius stays implicit in both ids
+    assert Condition.from_attack(AttackSpec("blur", nose, 6.0)).id == "attack/blur/nose"
     with pytest.raises(ValueError, match="unknown attack mode"):
         AttackSpec("paint", nose)
+    with pytest.raises(ValueError, match="unknown attack mode"):
+        Condition.from_id("attack/paint/nose").attack_spec(COCO)
     with pytest.raises(ValueError, match="keypoint targets only"):
-        parse_attack_id("blur/head@r9", COCO)
-    with pytest.raises(ValueError, match="bad attack id"):
-        parse_attack_id("nose", COCO)
+        Condition.from_id("attack/blur/head@r9").attack_spec(COCO)
+    with pytest.raises(ValueError, match="unknown attack target 'tail'"):
+        Condition.from_id("attack/blur/tail").attack_spec(COCO)
+    for bad in ("attack/nose", "attack/blur/nose@r0", "attack/blur/nose@rx", "attack/a/b/c"):
+        with pytest.raises(ValueError, match="condition 'attack/"):
+            Condition.from_id(bad)
 
 
 def test_make_attack_specs_cross_product():

@@ -43,6 +43,9 @@ def test_attack_cli_renders_layout_notes_and_verifies(synthpose_val, tmp_path):
     # unknown targets and bad radii are refused with the valid list
     res = _cli("attack", "--ann", ann, "--images", images, "--out", out, "--targets", "nosee")
     assert res.returncode != 0 and "left_eye" in res.stderr
-    res = _cli("attack", "--ann", ann, "--images", images, "--out", out, "--targets", "nose",
-               "--radius", "0")
-    assert res.returncode != 0 and "radius must be > 0" in res.stderr
+    for bad, needle in (("0", "'0': expected a positive finite number"),
+                        ("abc", "'abc' is not a number"), ("nan", "'nan': expected a positive")):
+        res = _cli("attack", "--ann", ann, "--images", images, "--out", out, "--targets", "nose",
+                   "--radius", bad)
+        assert res.returncode == 2 and "Invalid value for '--radius'" in res.stderr
+        assert needle in res.stderr and "Traceback" not in res.stderr

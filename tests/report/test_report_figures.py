@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from PIL import Image
 
 from robustpose_bench.cli.main import cli
-from robustpose_bench.leaderboard import LeaderboardError
 from robustpose_bench.report import figures as F
 from robustpose_bench.report import load_run, make_report
+from robustpose_bench.results import SummaryError
 
 EXPECTED = ["synthpose_per_corruption", "synthpose_severity", "synthpose_clean_vs_rpc",
             "synthpose_attacks_keypoint", "synthpose_attacks_part", "synthpose_stability"]
@@ -110,9 +110,9 @@ def test_report_handles_partial_and_attack_only_runs(tmp_path):
 
 
 def test_report_errors(tmp_path):
-    with pytest.raises(LeaderboardError, match="no summary.json"):
+    with pytest.raises(SummaryError, match="no summary.json"):
         make_report([tmp_path], tmp_path / "out")
-    with pytest.raises(LeaderboardError, match="no results folders"):
+    with pytest.raises(SummaryError, match="no results folders"):
         make_report([], tmp_path / "out")
 
 

@@ -10,7 +10,8 @@ from torch import nn
 
 from robustpose_bench.datasets.loading import load_dataset
 from robustpose_bench.train.config import config_from_dict
-from robustpose_bench.train.trainer import Trainer, build_trainer
+from robustpose_bench.train.trainer import Trainer
+from robustpose_bench.training import build_trainer
 
 INPUT = (48, 64)  # width, height
 HEATMAP = (12, 16)

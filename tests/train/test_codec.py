@@ -93,7 +93,7 @@ def test_gt_round_trip_ap_rises_with_the_unbiased_codec(synthpose_val):
 def test_trainer_records_the_matching_decoder(synthpose_val, tmp_path):
     from robustpose_bench.adapters.loading import load_adapter
     from robustpose_bench.datasets.meta import SYNTHPOSE
-    from robustpose_bench.train.trainer import build_trainer
+    from robustpose_bench.training import build_trainer
 
     cfg = make_config(synthpose_val, data={"encoding": "unbiased"},
                       train={"epochs": 1, "max_steps_per_epoch": 1})

@@ -17,7 +17,7 @@ from _train_helpers import make_config, make_trainer, params_vector
 from click.testing import CliRunner
 
 from robustpose_bench.datasets.loading import load_dataset
-from robustpose_bench.train.trainer import build_trainer
+from robustpose_bench.training import build_trainer
 
 
 class Killed(RuntimeError):

@@ -23,12 +23,14 @@ class MissingRenderError(FileNotFoundError):
 
 @dataclass
 class ImageSource:
-    """Pixels of (sample, condition). `rendered_root` None means on-the-fly rendering."""
+    """Pixels of (sample, condition). `rendered_root` None means on-the-fly rendering.
+    max_pixels: the reader's pixel limit (None: `render.imageio.max_pixels_limit()`)."""
 
     dataset: Dataset
     protocol: Protocol
     rendered_root: Path | None = None
     attacks_in_image: bool = True
+    max_pixels: int | None = None
 
     @classmethod
     def from_rendered(cls, dataset: Dataset, root: str | Path) -> ImageSource:
@@ -45,7 +47,7 @@ class ImageSource:
     def load_with_info(self, sample: Sample, condition: Condition) -> tuple[np.ndarray, dict]:
         """`load` plus the image-mode attack info (empty for other conditions)."""
         if condition.kind == "clean" or (condition.kind == "attack" and not self.attacks_in_image):
-            return read_image(self.dataset.image_path(sample)), {}
+            return read_image(self.dataset.image_path(sample), self.max_pixels), {}
         if condition.kind == "corruption" and self.rendered_root is not None:
             path = self.rendered_root / condition_relpath(condition, self.protocol, sample.file_name)
             if not path.is_file():
@@ -53,7 +55,7 @@ class ImageSource:
                     f"condition {condition.id}: {path} is missing from the rendered benchmark "
                     f"{self.rendered_root}; render it with `robustpose generate` (same --out) or "
                     f"evaluate with --on-the-fly")
-            return read_image(path), {}
-        image = read_image(self.dataset.image_path(sample))
+            return read_image(path, self.max_pixels), {}
+        image = read_image(self.dataset.image_path(sample), self.max_pixels)
         return render_in_memory_with_info(image, condition, self.protocol, sample.file_name,
                                           sample.persons, self.dataset.meta)

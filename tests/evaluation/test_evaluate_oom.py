@@ -8,9 +8,9 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from robustpose_bench.datasets import load_coco  # noqa: E402
-from robustpose_bench.evaluate.boxes import boxes_for_dataset  # noqa: E402
-from robustpose_bench.evaluate.predict import PredictState, predict_condition  # noqa: E402
-from robustpose_bench.evaluate.source import ImageSource  # noqa: E402
+from robustpose_bench.evaluation.boxes import boxes_for_dataset  # noqa: E402
+from robustpose_bench.evaluation.predict import PredictState, predict_condition  # noqa: E402
+from robustpose_bench.evaluation.source import ImageSource  # noqa: E402
 from robustpose_bench.render.conditions import Condition  # noqa: E402
 from robustpose_bench.render.protocol import get_protocol  # noqa: E402
 

@@ -119,9 +119,16 @@ def test_shards_merge_equals_single_run(synthpose_val, tmp_path):
 
 
 def test_zoo_model_sweep_resumes_after_kill(synthpose_val, tmp_path):
+    from robustpose_bench.models import create_model
+    from robustpose_bench.models.checkpoint import save_checkpoint
+
     ann, images = _data(synthpose_val)
     out = tmp_path / "zoo"
+    # random weights, saved: a zoo model without a checkpoint would get new random weights in
+    # the resumed run, whose fingerprint then (rightly) differs from the killed run's
+    ckpt = save_checkpoint(create_model("sbl_r18"), tmp_path / "sbl_r18.safetensors")
     args = ["evaluate", "--model", "zoo:sbl_r18", "--model-arg", "input_size=96x128",
+            "--model-arg", f"checkpoint={ckpt}",
             "--ann", ann, "--images", images, "--on-the-fly", "--corruptions",
             "gaussian_noise,defocus_blur,pixelate", "--allow-partial", "--batch-size", "16",
             "--stability", "--stability-corruptions", "speckle_noise", "--out", out,
