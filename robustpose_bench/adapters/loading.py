@@ -186,6 +186,22 @@ def load_zoo_adapter(name: str | None, model_args: Mapping[str, str], meta: Any 
     return adapter
 
 
+def check_model_spec(spec: str) -> None:
+    """Refuse a model spec no adapter family, zoo name, checkpoint path or `module:Class` form
+    can mean, before any data is prepared or written (AdapterError, one line). Cheap: nothing
+    is imported or loaded; a well-formed spec may still fail later when it is loaded."""
+    from robustpose_bench.adapters.families import find_family
+    from robustpose_bench.models import list_models
+
+    spec = spec.strip()
+    if (find_family(spec) is not None or spec.startswith("zoo:") or spec in list_models()
+            or spec.lower().endswith(CHECKPOINT_SUFFIXES) or ":" in spec):
+        return
+    raise AdapterError(
+        f"model spec {spec!r} not understood; use zoo:NAME (one of {', '.join(list_models())}), "
+        "a checkpoint or .onnx file, path/to/file.py:ClassName or package.module:ClassName")
+
+
 def load_adapter(spec: str, model_args: Mapping[str, str] | None = None, meta: Any = None,
                  device: str | None = None, trust_checkpoint: bool = False,
                  inference_protocol: str | None = None) -> Any:
@@ -214,6 +230,7 @@ def load_adapter(spec: str, model_args: Mapping[str, str] | None = None, meta: A
     if inference_protocol is not None:
         inject["inference_protocol"] = inference_protocol
     spec = spec.strip()
+    check_model_spec(spec)
     family = find_family(spec)  # hf:, ultralytics:, mmpose:, *.onnx (adapters.families)
     if family is not None:
         adapter = family.load(spec, model_args, inject)
@@ -230,10 +247,8 @@ def load_adapter(spec: str, model_args: Mapping[str, str] | None = None, meta: A
         if not callable(cls):
             raise AdapterError(f"model spec {spec!r} does not name a class or factory")
         adapter = build_with_args(cls, model_args, inject, f"adapter {spec}")
-    else:
-        raise AdapterError(
-            f"model spec {spec!r} not understood; use zoo:NAME (one of {', '.join(list_models())}), "
-            "a checkpoint or .onnx file, path/to/file.py:ClassName or package.module:ClassName")
+    else:  # unreachable: check_model_spec refused it
+        raise AssertionError(spec)
     validate_adapter(adapter, meta.num_keypoints if meta is not None else None,
                      meta.keypoint_names if meta is not None else None)
     logger.info("loaded adapter %s from %s", adapter_name(adapter), spec)

@@ -17,6 +17,7 @@ from robustpose_bench.evaluation.resolve import (
     attack_conditions,
     benchmark_record,
     check_attacks,
+    check_data_root,
     check_device,
     check_rendered,
     effective_attack_mode,
@@ -25,6 +26,7 @@ from robustpose_bench.evaluation.resolve import (
     resolve_model,
     resolve_protocol,
     select_conditions,
+    shipped_models,
     stability_conditions,
 )
 from robustpose_bench.evaluation.settings import (
@@ -112,6 +114,11 @@ def evaluate(model: Any, data: Any, conditions: Any = "all", *, boxes: str | Pat
         raise ValueError(f"attack mode {attack_mode!r}; valid: {', '.join(REQUESTED_ATTACK_MODES)}")
     # what can be refused without the data or the model is refused before anything is written
     check_device(device)
+    if isinstance(model, str) and model not in shipped_models():
+        from robustpose_bench.adapters.loading import check_model_spec
+
+        check_model_spec(model)  # a mistyped model is refused before any data is synthesised
+    check_data_root(data, root)
     check_partial(select_conditions(conditions, severities),
                   True if allow_partial is None else allow_partial)
     options = dict(boxes=boxes, protocol=protocol, workers=workers, device=device,

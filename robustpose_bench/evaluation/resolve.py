@@ -21,6 +21,7 @@ from robustpose_bench.adapters.base import (
 )
 from robustpose_bench.datasets.meta import DatasetMeta
 from robustpose_bench.datasets.types import Dataset
+from robustpose_bench.evaluation.errors import OptionError
 from robustpose_bench.evaluation.settings import DataSpec
 from robustpose_bench.io import sha256_file
 from robustpose_bench.names import ALL_CORRUPTIONS
@@ -29,6 +30,7 @@ from robustpose_bench.render.benchmark import (
     load_benchmark_definition,
     parse_corruptions,
     parse_severities,
+    synthesize_definition,
 )
 from robustpose_bench.render.conditions import Condition
 from robustpose_bench.render.manifest import benchmark_sha256, read_manifest
@@ -239,18 +241,19 @@ class ResolvedData:
         return f"{self.dataset.meta.name}-c"
 
 
-def _synthesize(definition: dict, where: Path, progress: bool = False) -> Path:
-    """Generate the embedded SynthPose split of a definition's `synthesize` block under
-    `where/<dataset>`; returns the data root (`where`)."""
-    from robustpose_bench.datasets.synthpose import generate
-
-    synth = definition["synthesize"]
-    if definition.get("dataset") != "synthpose" or not isinstance(synth, Mapping):
-        raise ValueError(f"benchmark {definition['name']}: `synthesize` is for the SynthPose data "
-                         "set, a mapping of split, num_images, seed")
-    generate(where / "synthpose", split=synth.get("split", "val"),
-             num_images=synth.get("num_images"), seed=synth.get("seed"), progress=progress)
-    return where
+def check_data_root(data: Any, root: str | Path | None = None) -> None:
+    """Refuse a benchmark definition that needs a data root when none is given (only
+    SynthPose-C can be synthesised without one): an OptionError naming `root=` / `--root`,
+    raised before any output folder is created."""
+    if isinstance(data, DataSpec):
+        data, root = data.benchmark, data.root
+    if root is not None or not isinstance(data, str | Path):
+        return
+    definition = load_benchmark_definition(data)
+    if not definition.get("synthesize"):
+        raise OptionError(f"benchmark {definition['name']} needs {{option}} (the data root its "
+                          f"paths are relative to: {definition['annotations']}, ...)",
+                          "root=", "--root")
 
 
 def resolve_data(data: Any, root: str | Path | None = None,
@@ -272,13 +275,11 @@ def resolve_data(data: Any, root: str | Path | None = None,
                         f"{type(data).__name__}")
     definition = load_benchmark_definition(data)
     if root is None:
-        if not definition.get("synthesize"):
-            raise ValueError(f"benchmark {definition['name']} needs root= (the data root its "
-                             f"paths are relative to: {definition['annotations']}, ...)")
+        check_data_root(data, root)
         if synth_dir is None:
             raise ValueError(f"benchmark {definition['name']}: no root given and nowhere to "
                              "synthesise it")
-        root = _synthesize(definition, Path(synth_dir))
+        root = synthesize_definition(definition, synth_dir)
     dataset = dataset_from_definition(definition, root)
     root_p = Path(root)
     gt_mat = definition.get("gt_mat")

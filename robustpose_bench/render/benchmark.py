@@ -147,9 +147,31 @@ def load_benchmark_definition(source: str | Path) -> dict:
     return spec
 
 
-def dataset_from_definition(spec: dict, root: str | Path) -> Dataset:
-    """The data set of a definition under the data root its paths are relative to."""
+def synthesize_definition(spec: dict, root: str | Path, progress: bool = False) -> Path:
+    """Generate the embedded SynthPose split of a definition's `synthesize` block (split,
+    num_images, seed) under `root/synthpose`; returns the data root. Deterministic: the same
+    block gives the same files byte for byte."""
+    from robustpose_bench.datasets.synthpose import generate
+
+    synth = spec.get("synthesize")
+    if spec.get("dataset") != "synthpose" or not isinstance(synth, dict):
+        raise ValueError(f"benchmark {spec['name']}: `synthesize` is for the SynthPose data "
+                         "set, a mapping of split, num_images, seed")
     root = Path(root)
+    generate(root / "synthpose", split=synth.get("split", "val"),
+             num_images=synth.get("num_images"), seed=synth.get("seed"), progress=progress)
+    return root
+
+
+def dataset_from_definition(spec: dict, root: str | Path) -> Dataset:
+    """The data set of a definition under the data root its paths are relative to. A
+    definition with a `synthesize` block (SynthPose-C) whose annotation file is not under
+    the root yet is synthesised there first."""
+    root = Path(root)
+    if spec.get("synthesize") and not (root / spec["annotations"]).exists():
+        log.info("%s not found: synthesising %s under %s", spec["annotations"],
+                    spec["name"], root)
+        synthesize_definition(spec, root)
     gt_mat = spec.get("gt_mat")
     return load_dataset(root / spec["annotations"], root / spec["images"],
                         dataset_name=spec.get("dataset"),

@@ -195,7 +195,12 @@ def test_bad_arguments_one_line_errors(synthpose_val, call, message):
 def test_cli_benchmark_without_root_is_synthesised_and_manifest_still_works(tmp_path):
     res = _cli("evaluate", "--model", "synthpose_hrnet_w16_standard", "--benchmark", "coco-c",
                "--out", tmp_path / "o")
-    assert res.returncode != 0 and "benchmark coco-c needs root=" in res.stderr
+    assert res.returncode != 0 and "benchmark coco-c needs --root" in res.stderr
+    assert not (tmp_path / "o").exists()  # refused before the output folder is made
+    res = _cli("evaluate", "--model", "nope", "--benchmark", "synthpose-c",
+               "--out", tmp_path / "o")
+    assert res.returncode != 0 and "model spec 'nope' not understood" in res.stderr
+    assert not (tmp_path / "o").exists()  # nothing synthesised for a mistyped model
     res = _cli("evaluate", "--model", "x", "--benchmark", "coco-c", "--manifest",
                REPO / "manifests" / "coco-c.yaml", "--out", tmp_path / "o")
     assert res.returncode != 0 and "not both" in res.stderr
@@ -236,3 +241,18 @@ def test_public_api_listing_and_a_light_import():
     assert res.stdout.splitlines() == [repr(api), "[]"]  # nothing heavy imported yet
     with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         rpb.nope  # noqa: B018
+
+
+def test_cli_generate_synthesises_synthpose_under_an_empty_root(tmp_path):
+    """`generate --benchmark synthpose-c --root DIR` from an empty DIR makes the data set the
+    definition describes (as evaluate does) and renders it; the files equal a direct call."""
+    from robustpose_bench.datasets.synthpose import generate
+
+    res = _cli("generate", "--benchmark", "synthpose-c", "--root", tmp_path / "data",
+               "--corruptions", "fog", "--severities", "1", "--no-progress")
+    assert res.returncode == 0, res.stderr
+    rendered = sorted((tmp_path / "data" / "synthpose-c" / "fog" / "1").iterdir())
+    assert len(rendered) == 100
+    generate(tmp_path / "ref", split="val", num_images=100, seed=0)
+    ours = tmp_path / "data" / "synthpose" / "annotations" / "synthpose_val.json"
+    assert ours.read_bytes() == (tmp_path / "ref" / "annotations" / "synthpose_val.json").read_bytes()
