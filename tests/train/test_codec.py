@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -16,6 +17,7 @@ from robustpose_bench.geometry import affine_points
 from robustpose_bench.metrics.coco import evaluate_keypoints
 from robustpose_bench.models.codec import (
     CODECS,
+    blur_zero_padded,
     decode_dark,
     decode_heatmaps,
     decode_standard,
@@ -54,6 +56,28 @@ def test_dark_zero_pads_like_the_reference_near_the_border():
     t, _ = encode_unbiased(np.array([[2.4 * 4, 3.3 * 4]]), np.array([1]), INPUT, HEATMAP)
     coords, _ = decode_dark(torch.from_numpy(t)[None])
     assert np.abs(coords[0, 0].numpy() - (2.4, 3.3)).max() < 0.15
+
+
+def _dark_reference_blur(hm: np.ndarray, kernel: int = 11) -> np.ndarray:
+    """The DARK reference's modulation blur: the map inside a zero border, cv2.GaussianBlur
+    (sigma 0: OpenCV's for the kernel size), the border cut off again."""
+    border = (kernel - 1) // 2
+    padded = np.zeros((hm.shape[0] + 2 * border, hm.shape[1] + 2 * border), np.float64)
+    padded[border:-border, border:-border] = hm
+    return cv2.GaussianBlur(padded, (kernel, kernel), 0)[border:-border, border:-border]
+
+
+@pytest.mark.parametrize("shape", [(3, 17, 32, 24), (2, 5, 64, 48), (1, 2, 7, 5)])
+def test_dark_blur_matrices_equal_the_reference_blur(shape):
+    """The banded-matrix blur equals the DARK reference (zero border + cv2.GaussianBlur) map
+    by map, peaks at the border and maps smaller than the kernel included."""
+    gen = torch.Generator().manual_seed(sum(shape))
+    hm = torch.rand(shape, generator=gen) ** 4  # peaky maps
+    hm[..., 0, 0] = 1.0
+    ours = blur_zero_padded(hm).numpy()
+    flat = hm.reshape(-1, *shape[-2:]).numpy()
+    ref = np.stack([_dark_reference_blur(m) for m in flat]).reshape(shape)
+    np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-6)
 
 
 def _gt_round_trip_ap(dataset, codec_name: str, decoder: str) -> float:
