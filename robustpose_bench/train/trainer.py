@@ -135,6 +135,13 @@ class Trainer:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             self._attach_log_file()
 
+        # weight files are checked before the data (SynthPose generation takes minutes)
+        for key, path in (("model.pretrained", cfg.resolve(cfg.model.pretrained)),
+                          ("model.checkpoint", cfg.model.checkpoint
+                           and resolve_asset(cfg.model.checkpoint))):
+            if model is None and path and not Path(path).is_file():
+                raise ConfigError(f"{key}: {path} does not exist")
+
         # ---- data ------------------------------------------------------------------------
         if train_dataset is None:
             if self.dist.is_main:

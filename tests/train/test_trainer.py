@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from _train_helpers import make_config, make_trainer, params_vector
+from _train_helpers import HEATMAP, INPUT, make_config, make_trainer, params_vector
 from click.testing import CliRunner
 
 from robustpose_bench.datasets.loading import load_dataset
@@ -88,6 +88,22 @@ def test_resume_refuses_a_different_model(synthpose_val, tmp_path):
     ds = load_dataset(synthpose_val["ann_file"], synthpose_val["image_root"])
     with pytest.raises(ValueError, match="`model` differs"):
         build_trainer(cfg, tmp_path, device="cpu", resume=True, train_dataset=ds)
+
+
+@pytest.mark.parametrize("key", ["checkpoint", "pretrained"])
+def test_a_missing_weight_file_is_named_before_any_data_is_made(tmp_path, key):
+    """SynthPose generation takes minutes: a mistyped weight file is refused first."""
+    from robustpose_bench.train.config import ConfigError, config_from_dict
+
+    root = tmp_path / "synthpose"
+    cfg = config_from_dict({"name": "t", "method": "standard", "data": {
+        "dataset": "synthpose", "root": str(root), "train_ann": "annotations/synthpose_train.json",
+        "train_images": "images/train", "synthpose": {"train_images": 4, "val_images": 0}},
+        "model": {"name": "hrnet_w16_small", "input_size": list(INPUT),
+                  "heatmap_size": list(HEATMAP), key: str(tmp_path / "nope.safetensors")}})
+    with pytest.raises(ConfigError, match=rf"model.{key}: .*nope.safetensors does not exist"):
+        build_trainer(cfg, tmp_path / "out", device="cpu")
+    assert not root.exists()
 
 
 def test_checkpoints_validation_and_the_evaluator_adapter(synthpose_val, tmp_path):
