@@ -32,8 +32,8 @@ def _files(root: Path) -> set[str]:
     return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
 
 
-def _temp_leftovers() -> set[str]:
-    return {p.name for p in Path(tempfile.gettempdir()).glob("robustpose-*")}
+def _temp_leftovers(folder: Path) -> set[str]:
+    return {p.name for p in folder.glob("robustpose-*")}
 
 
 def _run_example(code: str, cwd: Path, monkeypatch) -> dict:
@@ -59,13 +59,15 @@ def readme_benchmark(tmp_path_factory):
     examples = readme_examples()
     assert len(examples) >= 2 and "rpb.benchmark(" in examples[0]
     cwd = tmp_path_factory.mktemp("readme_benchmark")
-    before = _temp_leftovers()
+    # a private temp folder: parallel test workers make robustpose-* temp folders of their own
+    tmp = tmp_path_factory.mktemp("readme_tmp")
     mp = pytest.MonkeyPatch()
     try:
+        mp.setattr(tempfile, "tempdir", str(tmp))
         ns = _run_example(examples[0], cwd, mp)
     finally:
         mp.undo()
-    return ns["summary"], _files(cwd), _temp_leftovers() - before
+    return ns["summary"], _files(cwd), _temp_leftovers(tmp)
 
 
 def test_readme_benchmark_runs_in_memory(readme_benchmark):
