@@ -90,16 +90,13 @@ INFERENCE_KEYS = ("flip_test", "shift_heatmap", "decode")
 
 
 def _wrap_inference_head(model: Any, inference: Mapping[str, Any], ckpt: Any) -> Any:
-    """Apply a training method's inference head (`inference.head` names the module
-    robustpose_bench.methods.<head>, whose `wrap_for_inference(model, inference)` wraps it)."""
-    head = str(inference["head"])
+    """Apply the inference head that `inference.head` names (registry `models.heads`)."""
+    from robustpose_bench.models.heads import wrap_for_inference
+
     try:
-        module = importlib.import_module(f"robustpose_bench.methods.{head}")
-        wrap = module.wrap_for_inference
-    except (ImportError, AttributeError):
-        raise AdapterError(f"checkpoint {ckpt}: its inference head {head!r} is unknown (no "
-                           f"robustpose_bench.methods.{head}.wrap_for_inference)") from None
-    return wrap(model, dict(inference))
+        return wrap_for_inference(model, inference)
+    except ValueError as exc:
+        raise AdapterError(f"checkpoint {ckpt}: {exc}") from None
 
 
 def load_zoo_adapter(name: str | None, model_args: Mapping[str, str], meta: Any = None,

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from robustpose_bench.adapters.base import AdapterError, CropHook
@@ -29,11 +28,14 @@ from robustpose_bench.inference_protocol import (
     get_inference_protocol,
 )
 from robustpose_bench.models import NORMALIZE_MEAN, NORMALIZE_STD
+from robustpose_bench.models.codec import (  # noqa: F401  (decoders live with the codecs)
+    DECODERS,
+    decode_dark,
+    decode_heatmaps,
+    decode_standard,
+)
 
 logger = logging.getLogger(__name__)
-
-DECODERS = ("standard", "dark")
-
 
 @dataclass(frozen=True)
 class CropSpec:
@@ -174,103 +176,6 @@ def flip_back(heatmaps: torch.Tensor, flip_index: Sequence[int] | torch.Tensor,
     if shift:
         out = torch.cat([out[..., :1], out[..., :-1]], dim=3)
     return out
-
-
-def _gather(hm: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor) -> torch.Tensor:
-    """hm (N, K, H, W), ys/xs (N, K) long -> hm[n, k, ys, xs] (N, K)."""
-    w = hm.shape[-1]
-    flat = hm.reshape(hm.shape[0], hm.shape[1], -1)
-    return flat.gather(2, (ys * w + xs).unsqueeze(-1)).squeeze(-1)
-
-
-def _argmax(heatmaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    n, k, _, w = heatmaps.shape
-    maxvals, idx = heatmaps.reshape(n, k, -1).max(dim=2)
-    return idx % w, torch.div(idx, w, rounding_mode="floor"), maxvals
-
-
-def decode_standard(heatmaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Reference decoding (HRNet `get_max_preds` + `get_final_preds` offset).
-
-    heatmaps (N, K, H, W) float -> (coords (N, K, 2) float64 in heatmap cells, x first;
-    maxvals (N, K)). The argmax moves 0.25 cell toward the higher neighbour in x and y when
-    1 < x < W-1 and 1 < y < H-1; keypoints with maximum <= 0 get coordinates (0, 0).
-    """
-    hm = heatmaps.float()
-    _, _, h, w = hm.shape
-    px, py, maxvals = _argmax(hm)
-    coords = torch.stack([px, py], dim=-1).double()
-    inside = (px > 1) & (px < w - 1) & (py > 1) & (py < h - 1)
-    cx, cy = px.clamp(1, w - 2), py.clamp(1, h - 2)
-    dx = _gather(hm, py, cx + 1) - _gather(hm, py, cx - 1)
-    dy = _gather(hm, cy + 1, px) - _gather(hm, cy - 1, px)
-    offset = torch.stack([torch.sign(dx), torch.sign(dy)], dim=-1).double() * 0.25
-    coords = coords + offset * inside.unsqueeze(-1)
-    coords = coords * (maxvals > 0).unsqueeze(-1)
-    return coords, maxvals
-
-
-def _gaussian_kernel(size: int, device: torch.device) -> torch.Tensor:
-    sigma = 0.3 * ((size - 1) * 0.5 - 1) + 0.8  # OpenCV's default sigma for a kernel size
-    r = torch.arange(size, device=device, dtype=torch.float32) - (size - 1) / 2
-    g = torch.exp(-(r ** 2) / (2 * sigma ** 2))
-    return g / g.sum()
-
-
-def decode_dark(heatmaps: torch.Tensor, kernel: int = 11) -> tuple[torch.Tensor, torch.Tensor]:
-    """DARK decoding: Gaussian-modulate each heatmap (kernel `kernel`, rescaled to its original
-    maximum), take the log and refine the argmax by one Newton step (second-order Taylor
-    expansion) where the 5x5 neighbourhood lies inside the map. Same outputs as
-    `decode_standard`; maxvals are those of the raw heatmaps."""
-    hm = heatmaps.float()
-    n, k, h, w = hm.shape
-    px, py, maxvals = _argmax(hm)
-    coords = torch.stack([px, py], dim=-1).double()
-    g = _gaussian_kernel(kernel, hm.device)
-    pad = kernel // 2
-    x = hm.reshape(n * k, 1, h, w)
-    if h > pad and w > pad:
-        x = F.pad(x, (pad, pad, pad, pad), mode="reflect")
-        x = F.conv2d(x, g.view(1, 1, 1, -1))
-        x = F.conv2d(x, g.view(1, 1, -1, 1))
-    blurred = x.reshape(n, k, h, w)
-    bmax = blurred.reshape(n, k, -1).amax(dim=2).clamp_min(1e-10)
-    blurred = blurred * (maxvals.clamp_min(0) / bmax)[..., None, None]
-    lg = torch.log(blurred.clamp_min(1e-10)).double()
-    inside = (px > 1) & (px < w - 2) & (py > 1) & (py < h - 2)
-    cx, cy = px.clamp(2, max(w - 3, 2)), py.clamp(2, max(h - 3, 2))
-    if w >= 5 and h >= 5:
-        def at(dy: int, dx: int) -> torch.Tensor:
-            return _gather(lg, cy + dy, cx + dx)
-
-        c = at(0, 0)
-        gx = 0.5 * (at(0, 1) - at(0, -1))
-        gy = 0.5 * (at(1, 0) - at(-1, 0))
-        gxx = 0.25 * (at(0, 2) - 2 * c + at(0, -2))
-        gyy = 0.25 * (at(2, 0) - 2 * c + at(-2, 0))
-        gxy = 0.25 * (at(1, 1) - at(-1, 1) - at(1, -1) + at(-1, -1))
-        det = gxx * gyy - gxy ** 2
-        ok = inside & (det.abs() > 1e-12) & (maxvals > 0)
-        safe = torch.where(ok, det, torch.ones_like(det))
-        ox = -(gyy * gx - gxy * gy) / safe
-        oy = -(gxx * gy - gxy * gx) / safe
-        offset = torch.stack([ox, oy], dim=-1) * ok.unsqueeze(-1)
-        # A Newton step of more than a cell means a degenerate neighbourhood: keep the argmax.
-        offset = torch.where(offset.abs().amax(dim=-1, keepdim=True) <= 1.0, offset,
-                             torch.zeros_like(offset))
-        coords = coords + offset
-    coords = coords * (maxvals > 0).unsqueeze(-1)
-    return coords, maxvals
-
-
-def decode_heatmaps(heatmaps: torch.Tensor, method: str = "standard"
-                    ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Dispatch to `decode_standard` or `decode_dark`."""
-    if method == "standard":
-        return decode_standard(heatmaps)
-    if method == "dark":
-        return decode_dark(heatmaps)
-    raise ValueError(f"unknown decoder {method!r}; choose one of {', '.join(DECODERS)}")
 
 
 def heatmap_to_image(coords: np.ndarray, centers: np.ndarray, scales: np.ndarray,

@@ -34,7 +34,7 @@ def command(config: Path, overrides: tuple[str, ...], out_dir: Path | None, resu
     import logging
 
     from robustpose_bench.train.config import load_config
-    from robustpose_bench.train.trainer import train_from_config
+    from robustpose_bench.training import train_from_config
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

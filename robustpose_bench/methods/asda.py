@@ -1,16 +1,16 @@
 """ASDA: (adversarial) semantic data augmentation by pasting segmented body parts.
 
 Bin et al., "Adversarial Semantic Data Augmentation for Human Pose Estimation" (ECCV 2020),
-PROTOCOL.md section 5: a part pool from instance masks + keypoints (or a parsing data set),
-random placement (SDA) or a ResNet-18 STN generator predicting (r, tx, ty) per part type
-(ASDA), sampled scale, affine_grid / grid_sample pasting with soft masks, L_G = -L_D.
+PROTOCOL.md section 5: N parts of different types from the part pool (methods/part_pool.py)
+per image, random placement (SDA) or an STN generator (an off-the-shelf ResNet, optionally
+with ImageNet weights from a local file) predicting (r, tx, ty) per part type (ASDA), sampled
+scale, affine_grid / grid_sample pasting with soft masks, L_G = -L_D.
 """
 from __future__ import annotations
 
 import logging
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -19,264 +19,25 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robustpose_bench.datasets.types import Dataset
 from robustpose_bench.methods.base import (
     TrainingMethod,
     adversarial_generator_step,
     register_method,
 )
+from robustpose_bench.methods.part_pool import (
+    MIN_PART_AREA,
+    PartPatch,
+    PartPool,
+    build_pool_from_dataset,
+    build_pool_from_parsing,
+)
+from robustpose_bench.models.resnet import BN_MOMENTUM, RESNET_SPECS, make_res_layer
 from robustpose_bench.train.config import ConfigError
-from robustpose_bench.train.data import normalize_image, read_rgb
+from robustpose_bench.train.context import TrainContext
+from robustpose_bench.train.data import normalize_image
 from robustpose_bench.train.losses import heatmap_mse
 
 log = logging.getLogger(__name__)
-
-#: Fine part labels of the SynthPose part masks (and of `split_person_mask`).
-FINE_PARTS = ("head", "torso", "left_upper_arm", "left_lower_arm", "right_upper_arm",
-              "right_lower_arm", "left_upper_leg", "left_lower_leg", "right_upper_leg",
-              "right_lower_leg")
-#: Part types of the pool: the fine parts plus combined, coarser ones (the paper combines
-#: LIP parts into parts of higher semantic granularity).
-PART_TYPES: dict[str, tuple[int, ...]] = {
-    **{name: (i + 1,) for i, name in enumerate(FINE_PARTS)},
-    "left_arm": (3, 4), "right_arm": (5, 6), "left_leg": (7, 8), "right_leg": (9, 10),
-}
-
-# COCO keypoint segments whose nearest pixels form each fine part (split_person_mask).
-_COCO_SEGMENTS: dict[int, tuple[tuple[int, int], ...]] = {
-    3: ((5, 7),), 4: ((7, 9),), 5: ((6, 8),), 6: ((8, 10),),
-    7: ((11, 13),), 8: ((13, 15),), 9: ((12, 14),), 10: ((14, 16),),
-    2: ((5, 6), (11, 12), (5, 11), (6, 12)),
-}
-_COCO_HEAD = (0, 1, 2, 3, 4)
-_COCO_TORSO = (5, 6, 12, 11)
-
-
-# ---- part pool ------------------------------------------------------------------------------
-
-@dataclass
-class PartPatch:
-    """One segmented part: rgb uint8 (h, w, 3), alpha float32 (h, w) in [0, 1] (soft edges),
-    its type index into PartPool.types and its diagonal relative to its person's box diagonal."""
-
-    rgb: np.ndarray
-    alpha: np.ndarray
-    type_index: int
-    rel_size: float
-
-    @property
-    def diag(self) -> float:
-        return float(math.hypot(*self.alpha.shape))
-
-
-@dataclass
-class PartPool:
-    """Parts grouped by type; `fraction[t]` is the median relative size of type t."""
-
-    types: tuple[str, ...]
-    parts: list[list[PartPatch]]
-
-    @property
-    def fraction(self) -> np.ndarray:
-        return np.array([float(np.median([p.rel_size for p in ps])) if ps else 0.0
-                         for ps in self.parts])
-
-    @property
-    def available(self) -> np.ndarray:
-        """Indices of the types that have at least one part."""
-        return np.array([i for i, ps in enumerate(self.parts) if ps], dtype=np.int64)
-
-    def __len__(self) -> int:
-        return sum(len(ps) for ps in self.parts)
-
-    def counts(self) -> dict[str, int]:
-        return {t: len(ps) for t, ps in zip(self.types, self.parts, strict=True)}
-
-
-def _seg_distance(px: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    ab = b - a
-    denom = float(ab @ ab)
-    t = np.zeros(len(px)) if denom == 0 else np.clip(((px - a) @ ab) / denom, 0.0, 1.0)
-    proj = a + t[:, None] * ab
-    return np.linalg.norm(px - proj, axis=1)
-
-
-def split_person_mask(mask: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
-    """Split a COCO person mask into the 10 fine part labels by the nearest body segment.
-
-    mask: (H, W) bool in image pixels; keypoints: (17, 3) COCO (x, y, v) image pixels.
-    Each mask pixel gets the label of the closest available segment (head: nearest head
-    keypoint; torso: inside the shoulder-hip quadrilateral or nearest of its sides; limbs:
-    the bone between their two joints). Returns (H, W) uint8 labels (0 = background or no
-    labelled segment).
-    """
-    labels = np.zeros(mask.shape, dtype=np.uint8)
-    ys, xs = np.nonzero(mask)
-    if len(xs) == 0:
-        return labels
-    px = np.stack([xs, ys], axis=1).astype(np.float64)
-    kp = np.asarray(keypoints, dtype=np.float64)
-    vis = kp[:, 2] > 0
-    cands: list[tuple[int, np.ndarray]] = []
-    head = [i for i in _COCO_HEAD if vis[i]]
-    if head:
-        d = np.linalg.norm(px[:, None, :] - kp[head, :2][None], axis=2).min(axis=1)
-        cands.append((1, d))
-    for label, segs in _COCO_SEGMENTS.items():
-        ds = [_seg_distance(px, kp[a, :2], kp[b, :2]) for a, b in segs if vis[a] and vis[b]]
-        if not ds:
-            continue
-        d = np.min(np.stack(ds), axis=0)
-        if label == 2 and all(vis[i] for i in _COCO_TORSO):
-            inside = _inside_fill(kp[list(_COCO_TORSO), :2], mask.shape, xs, ys)
-            d = np.where(inside, 0.0, d)
-        cands.append((label, d))
-    if not cands:
-        return labels
-    dist = np.stack([d for _, d in cands])
-    lab = np.array([lb for lb, _ in cands], dtype=np.uint8)
-    labels[ys, xs] = lab[dist.argmin(axis=0)]
-    return labels
-
-
-def _inside_fill(poly: np.ndarray, shape: tuple[int, int], xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    canvas = np.zeros(shape, dtype=np.uint8)
-    cv2.fillPoly(canvas, [np.round(poly).astype(np.int32)], 1)
-    return canvas[ys, xs] > 0
-
-
-def extract_parts(image: np.ndarray, labels: np.ndarray, body_diag: float,
-                  types: dict[str, tuple[int, ...]], min_area: int, feather: float = 1.0
-                  ) -> list[PartPatch]:
-    """Part patches of one person from its label map (image pixels, same size as `image`).
-
-    Keeps the largest connected component of each type (drops scattered segments), skips
-    those below `min_area` pixels, feathers the mask edge with a Gaussian of `feather` px.
-    """
-    out = []
-    for t, (_name, ids) in enumerate(types.items()):
-        m = np.isin(labels, ids).astype(np.uint8)
-        if int(m.sum()) < min_area:
-            continue
-        n, comp, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
-        if n <= 1:
-            continue
-        best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-        if stats[best, cv2.CC_STAT_AREA] < min_area:
-            continue
-        x, y, w, h = (int(v) for v in stats[best, :4])
-        pad = 2
-        x0, y0 = max(0, x - pad), max(0, y - pad)
-        x1, y1 = min(labels.shape[1], x + w + pad), min(labels.shape[0], y + h + pad)
-        mm = (comp[y0:y1, x0:x1] == best).astype(np.float32)
-        if feather > 0:
-            mm = cv2.GaussianBlur(mm, (0, 0), feather) * (cv2.dilate(mm, np.ones((3, 3))) > 0)
-        out.append(PartPatch(np.ascontiguousarray(image[y0:y1, x0:x1]), mm.astype(np.float32), t,
-                             float(math.hypot(w, h) / max(body_diag, 1.0))))
-    return out
-
-
-def _coco_mask(segmentation: Any, height: int, width: int) -> np.ndarray | None:
-    from pycocotools import mask as mask_utils
-
-    if segmentation is None or height <= 0 or width <= 0:
-        return None
-    if isinstance(segmentation, list):
-        if not segmentation:
-            return None
-        rles = mask_utils.frPyObjects(segmentation, height, width)
-        rle = mask_utils.merge(rles)
-    elif isinstance(segmentation, dict) and isinstance(segmentation.get("counts"), list):
-        rle = mask_utils.frPyObjects(segmentation, height, width)
-    else:
-        rle = segmentation
-    return mask_utils.decode(rle).astype(bool)
-
-
-def build_pool_from_dataset(dataset: Dataset, mask_root: str | Path | None, *,
-                            max_persons: int = 3000, max_per_type: int = 400,
-                            min_area: int = 64, seed: int = 0) -> PartPool:
-    """Part pool from a training set: SynthPose-style label maps `<mask_root>/<ann_id>.png`
-    (full-image part labels) when `mask_root` is given, else COCO person masks
-    (`segmentation`) split by keypoints (split_person_mask; 17-keypoint COCO layouts)."""
-    types = PART_TYPES
-    pool = PartPool(tuple(types), [[] for _ in types])
-    rng = np.random.default_rng(seed)
-    persons = [(si, pi) for si, s in enumerate(dataset.samples) for pi, p in enumerate(s.persons)
-               if not p.iscrowd and p.num_keypoints > 0]
-    if mask_root is None and dataset.meta.num_keypoints != 17:
-        raise ConfigError(f"ASDA part pool: {dataset.meta.name} has no part masks "
-                          "(data.masks) and is not a 17-keypoint COCO layout to split person "
-                          "masks by; give method_args.parsing_images / parsing_labels")
-    order = rng.permutation(len(persons))[:max_persons]
-    cache: dict[int, np.ndarray] = {}
-    root = Path(mask_root) if mask_root is not None else None
-    for j in sorted(order.tolist(), key=lambda k: persons[k]):
-        si, pi = persons[j]
-        sample = dataset.samples[si]
-        person = sample.persons[pi]
-        if root is not None:
-            path = root / f"{person.id}.png"
-            labels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-            if labels is None:
-                continue
-        else:
-            mask = _coco_mask(person.segmentation, sample.height, sample.width)
-            if mask is None:
-                continue
-            labels = split_person_mask(mask, person.keypoints)
-        if si not in cache:
-            cache.clear()
-            cache[si] = read_rgb(dataset.image_path(sample))
-        image = cache[si]
-        if labels.shape != image.shape[:2]:
-            raise ValueError(f"part label map of person {person.id} is {labels.shape}, image "
-                             f"{sample.file_name} is {image.shape[:2]}")
-        diag = float(math.hypot(person.bbox[2], person.bbox[3]))
-        for patch in extract_parts(image, labels, diag, types, min_area):
-            pool.parts[patch.type_index].append(patch)
-    return _cap(pool, max_per_type, rng)
-
-
-def build_pool_from_parsing(images_dir: str | Path, labels_dir: str | Path,
-                            classes: dict[str, list[int]], *, max_per_type: int = 400,
-                            min_area: int = 64, seed: int = 0) -> PartPool:
-    """Part pool from a user-supplied human-parsing data set (e.g. LIP): `labels_dir/<stem>.png`
-    label maps beside `images_dir/<stem>.<ext>`; `classes` maps part-type names to label ids
-    (combined types list several ids). The body diagonal is that of all labelled pixels."""
-    images_dir, labels_dir = Path(images_dir), Path(labels_dir)
-    if not classes:
-        raise ConfigError("ASDA parsing pool: method_args.parsing_classes is empty")
-    types = {k: tuple(int(i) for i in v) for k, v in classes.items()}
-    pool = PartPool(tuple(types), [[] for _ in types])
-    files = sorted(labels_dir.glob("*.png"))
-    if not files:
-        raise ConfigError(f"ASDA parsing pool: no .png label maps in {labels_dir}")
-    for lf in files:
-        cands = [p for p in images_dir.glob(lf.stem + ".*") if p.suffix.lower() in
-                 (".jpg", ".jpeg", ".png", ".bmp")]
-        if not cands:
-            raise ConfigError(f"ASDA parsing pool: no image for label map {lf} in {images_dir}")
-        labels = cv2.imread(str(lf), cv2.IMREAD_UNCHANGED)
-        if labels is None or labels.ndim != 2:
-            raise ConfigError(f"ASDA parsing pool: {lf} is not a single-channel label map")
-        image = read_rgb(cands[0])
-        ys, xs = np.nonzero(labels)
-        if len(xs) == 0:
-            continue
-        diag = float(math.hypot(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1))
-        for patch in extract_parts(image, labels, diag, types, min_area):
-            pool.parts[patch.type_index].append(patch)
-    return _cap(pool, max_per_type, np.random.default_rng(seed))
-
-
-def _cap(pool: PartPool, max_per_type: int, rng: np.random.Generator) -> PartPool:
-    for t, ps in enumerate(pool.parts):
-        if len(ps) > max_per_type:
-            keep = sorted(rng.choice(len(ps), max_per_type, replace=False).tolist())
-            pool.parts[t] = [ps[i] for i in keep]
-    return pool
-
 
 # ---- data side: choose and scale the parts ---------------------------------------------------
 
@@ -284,8 +45,8 @@ class ASDASampleTransform:
     """Adds `asda_parts` (N, 3, H, W) normalised part canvases, `asda_alpha` (N, H, W) soft
     masks, `asda_type` (N,) part types and `asda_active` (N,) to a sample.
 
-    Each part is drawn uniformly among the non-empty types, then uniformly within its type,
-    resized by s = body_diag * fraction[type] / part_diag * U(scale_range) (the scale is
+    The N parts have N different types (drawn without replacement among the non-empty types;
+    fewer when the pool has fewer), each part uniform within its type, resized by s = body_diag * fraction[type] / part_diag * U(scale_range) (the scale is
     sampled, never learnt) and centred in an input-sized canvas: placement (r, t) = (0, 0)
     pastes it at the crop centre, upright.
     """
@@ -308,8 +69,8 @@ class ASDASampleTransform:
         active = np.zeros(n, dtype=np.float32)
         body_diag = float(sample.get("box_diag", math.hypot(w, h) / 1.25))
         if len(self.available) and rng.random() < self.prob:
-            for i in range(n):
-                t = int(self.available[int(rng.integers(len(self.available)))])
+            chosen = rng.choice(self.available, size=min(n, len(self.available)), replace=False)
+            for i, t in enumerate(int(v) for v in chosen):
                 patch = self.pool.parts[t][int(rng.integers(len(self.pool.parts[t])))]
                 s = body_diag * self.fraction[t] / max(patch.diag, 1.0) \
                     * rng.uniform(*self.scale_range)
@@ -386,49 +147,55 @@ def paste_parts(image: torch.Tensor, parts: torch.Tensor, alpha: torch.Tensor,
 
 # ---- generator -------------------------------------------------------------------------------------
 
-class _Block(nn.Module):
-    def __init__(self, cin: int, cout: int, stride: int):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.down = None
-        if stride != 1 or cin != cout:
-            self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.relu(self.bn1(self.conv1(x)))
-        y = self.bn2(self.conv2(y))
-        return F.relu(y + (x if self.down is None else self.down(x)))
+STN_BACKBONES = {"resnet18": 18, "resnet50": 50}
 
 
 class STNGenerator(nn.Module):
-    """ResNet-18 (width `width`, 2-2-2-2 basic blocks) regressing 3 values per part type.
+    """The ASDA generator: an off-the-shelf ResNet (`resnet18` as the paper, `resnet50` as the
+    official code) with global average pooling and a linear layer regressing 3 values per part
+    type. Module names are torchvision's (`conv1`, `bn1`, `layer1..4`, `fc`), so an ImageNet
+    checkpoint loads with `load_imagenet`; `width` < 64 makes a narrower net for CPU runs.
 
     Output (B, T, 3) = (angle, tx, ty) with v = sigmoid(fc) - 0.5, angle = v * pi,
     t = v * 2.4 (normalised coordinates). The fc layer is zero-initialised, so training starts
     from the neutral placement (0, 0, 0).
     """
 
-    def __init__(self, num_types: int, width: int = 64):
+    head_prefixes = ("fc",)
+
+    def __init__(self, num_types: int, width: int = 64, backbone: str = "resnet18"):
         super().__init__()
+        if backbone not in STN_BACKBONES:
+            raise ValueError(f"STN backbone must be one of {', '.join(STN_BACKBONES)}, got "
+                             f"{backbone!r}")
+        block, layers = RESNET_SPECS[STN_BACKBONES[backbone]]
         self.num_types = num_types
-        self.stem = nn.Sequential(nn.Conv2d(3, width, 7, 2, 3, bias=False), nn.BatchNorm2d(width),
-                                  nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1))
-        layers = []
-        cin = width
-        for i, cout in enumerate((width, 2 * width, 4 * width, 8 * width)):
-            stride = 1 if i == 0 else 2
-            layers += [_Block(cin, cout, stride), _Block(cout, cout, 1)]
-            cin = cout
-        self.layers = nn.Sequential(*layers)
-        self.fc = nn.Linear(cin, 3 * num_types)
+        self.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(width, momentum=BN_MOMENTUM)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        ch = width
+        self.layer1, ch = make_res_layer(block, ch, width, layers[0])
+        self.layer2, ch = make_res_layer(block, ch, width * 2, layers[1], stride=2)
+        self.layer3, ch = make_res_layer(block, ch, width * 4, layers[2], stride=2)
+        self.layer4, ch = make_res_layer(block, ch, width * 8, layers[3], stride=2)
+        self.fc = nn.Linear(ch, 3 * num_types)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
         nn.init.zeros_(self.fc.weight)
         nn.init.zeros_(self.fc.bias)
 
+    def load_imagenet(self, path: str) -> dict:
+        """Initialise everything but `fc` from a local torchvision-style ImageNet ResNet
+        checkpoint (models.checkpoint.load_pretrained_backbone; nothing is downloaded)."""
+        from robustpose_bench.models.checkpoint import load_pretrained_backbone
+
+        return load_pretrained_backbone(self, path)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        f = self.layers(self.stem(x)).mean(dim=(2, 3))
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        f = self.layer4(self.layer3(self.layer2(self.layer1(x)))).mean(dim=(2, 3))
         v = torch.sigmoid(self.fc(f)).view(-1, self.num_types, 3) - 0.5
         scale = torch.tensor([math.pi, 2.4, 2.4], device=v.device, dtype=v.dtype)
         return v * scale
@@ -442,8 +209,13 @@ class ASDAArgs:
 
     adversarial: true = ASDA (STN generator, L_G = -L_D), false = random SDA with
     (angle, tx, ty) ~ U around (0, 0, 0) scaled by `random_range` of the generator's ranges
-    (angle +-pi/2, t +-1.2). num_parts: N parts per image (paper: 1 is best). prob: chance
-    that an image gets parts. scale_range: U(lo, hi) factor of the sampled scale.
+    (angle +-pi/2, t +-1.2). num_parts: N parts of N different types per image (paper: 1 is
+    best). prob: chance that an image gets parts. scale_range: U(lo, hi) factor of the
+    sampled scale. g_backbone: the STN's ResNet (resnet18 = the paper, resnet50 = the
+    official code), g_width its base width (64 = the standard network), g_pretrained a local
+    torchvision-style ImageNet checkpoint of that ResNet (needs g_width 64; the official code
+    starts from ImageNet weights, nothing is downloaded). min_part_area: pool segments below
+    it (source-image pixels) are dropped (paper: 35^2).
     Pool: `data.masks` label maps (SynthPose), else COCO person masks split by keypoints, or
     a parsing data set (parsing_images + parsing_labels + parsing_classes).
     """
@@ -454,9 +226,11 @@ class ASDAArgs:
     scale_range: list[float] | None = None
     random_range: float = 0.5
     g_lr: float = 1e-3
+    g_backbone: str = "resnet18"
     g_width: int = 64
+    g_pretrained: str | None = None
     adv_weight: float = 1.0
-    min_part_area: int = 64
+    min_part_area: int = MIN_PART_AREA
     max_per_type: int = 400
     max_pool_persons: int = 3000
     parsing_images: str | None = None
@@ -474,6 +248,14 @@ class ASDAArgs:
             raise ValueError(f"scale_range must be [lo, hi] with 0 < lo <= hi, got {self.scale_range}")
         if (self.parsing_images is None) != (self.parsing_labels is None):
             raise ValueError("give both parsing_images and parsing_labels (or neither)")
+        if self.g_backbone not in STN_BACKBONES:
+            raise ValueError(f"g_backbone must be one of {', '.join(STN_BACKBONES)}, got "
+                             f"{self.g_backbone!r}")
+        if self.g_width < 1 or self.min_part_area < 1:
+            raise ValueError("g_width and min_part_area must be positive")
+        if self.g_pretrained is not None and self.g_width != 64:
+            raise ValueError(f"g_pretrained (ImageNet {self.g_backbone}) needs g_width 64, got "
+                             f"{self.g_width}")
 
 
 @register_method
@@ -483,35 +265,42 @@ class ASDAMethod(TrainingMethod):
     name = "asda"
     Args = ASDAArgs
 
-    def setup(self) -> None:
+    def setup(self, ctx: TrainContext) -> None:
+        super().setup(ctx)
         a: ASDAArgs = self.args
-        tr = self.trainer
+        pretrained = ctx.cfg.resolve(a.g_pretrained)
+        if pretrained is not None and not pretrained.is_file():
+            raise ConfigError(f"method_args.g_pretrained: {pretrained} does not exist (a local "
+                              f"ImageNet {a.g_backbone} checkpoint; nothing is downloaded)")
         self.pool = self.build_pool()
         log.info("ASDA part pool: %d parts (%s)", len(self.pool),
                  ", ".join(f"{k} {v}" for k, v in self.pool.counts().items()))
         if len(self.pool) == 0:
-            raise ConfigError("ASDA: the part pool is empty (no masks found); check data.masks")
+            raise ConfigError(f"ASDA: the part pool is empty (no part of at least "
+                              f"{a.min_part_area} px found); check data.masks and "
+                              "method_args.min_part_area")
         self.generator: STNGenerator | None = None
         if a.adversarial:
-            self.generator = STNGenerator(len(self.pool.types), a.g_width).to(tr.device)
-            self.g_module = tr.wrap_ddp(self.generator)
-            self.g_optimizer = torch.optim.Adam(self.generator.parameters(), lr=a.g_lr)
-            self.g_scheduler = tr.make_scheduler(self.g_optimizer)
-            self.g_scaler = tr.make_scaler()
-            tr.add_optimizer("generator", self.g_optimizer, self.g_scheduler, self.g_scaler)
+            self.generator = STNGenerator(len(self.pool.types), a.g_width, a.g_backbone)
+            if pretrained is not None:
+                self.generator.load_imagenet(str(pretrained))
+            self.generator.to(ctx.device)
+            self.g_module = ctx.wrap_ddp(self.generator)
+            self.g_slot = ctx.add_optimizer(
+                "generator", torch.optim.Adam(self.generator.parameters(), lr=a.g_lr))
 
     def build_pool(self) -> PartPool:
         a: ASDAArgs = self.args
-        tr = self.trainer
+        cfg = self.ctx.cfg
         if a.parsing_images is not None:
-            return build_pool_from_parsing(tr.cfg.resolve(a.parsing_images),
-                                           tr.cfg.resolve(a.parsing_labels),
+            return build_pool_from_parsing(cfg.resolve(a.parsing_images),
+                                           cfg.resolve(a.parsing_labels),
                                            a.parsing_classes or {}, max_per_type=a.max_per_type,
-                                           min_area=a.min_part_area, seed=tr.cfg.seed)
-        return build_pool_from_dataset(tr.train_data, tr.cfg.resolve(tr.cfg.data.masks),
+                                           min_area=a.min_part_area, seed=cfg.seed)
+        return build_pool_from_dataset(self.ctx.train_data, cfg.resolve(cfg.data.masks),
                                        max_persons=a.max_pool_persons,
                                        max_per_type=a.max_per_type, min_area=a.min_part_area,
-                                       seed=tr.cfg.seed)
+                                       seed=cfg.seed)
 
     def sample_transform(self):
         a: ASDAArgs = self.args
@@ -525,7 +314,7 @@ class ASDAMethod(TrainingMethod):
         if self.generator is not None:
             params = self.g_module(batch["image"]).float()  # (B, T, 3)
             return params.gather(1, types[..., None].expand(b, n, 3))
-        g = self.trainer.step_generator(salt=7)
+        g = self.ctx.step_generator(salt=7)
         v = (torch.rand(b, n, 3, generator=g) - 0.5) * a.random_range
         scale = torch.tensor([math.pi, 2.4, 2.4])
         return (v * scale).to(batch["image"].device)
@@ -535,19 +324,19 @@ class ASDAMethod(TrainingMethod):
                            batch["asda_active"])
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
-        tr = self.trainer
-        with tr.autocast():
+        ctx = self.ctx
+        with ctx.autocast():
             params = self.placement(batch)
         x = self.augment(batch, params.float())
         target, tw = batch["target"], batch["target_weight"]
-        with tr.autocast():
-            out = tr.model(x.detach())
+        with ctx.autocast():
+            out = ctx.model(ctx.precision.images(x.detach()))
         loss_d = heatmap_mse(out, target, tw)
-        tr.optimize(loss_d, tr.optimizer, tr.scaler, tr.raw_model.parameters())
+        ctx.optimize(loss_d, ctx.pose, ctx.raw_model.parameters())
         logs = {"loss": float(loss_d.detach())}
         if self.generator is not None:
             logs["loss_g"] = adversarial_generator_step(
-                tr, x, target, tw, self.g_optimizer, self.g_scaler, self.generator.parameters(),
+                ctx, x, target, tw, self.g_slot, self.generator.parameters(),
                 self.args.adv_weight)
         return logs
 
@@ -561,6 +350,5 @@ class ASDAMethod(TrainingMethod):
             self.generator.load_state_dict(state["generator"], strict=True)
 
 
-__all__ = ["ASDAMethod", "PART_TYPES", "PartPatch", "PartPool", "STNGenerator",
-           "build_pool_from_dataset", "build_pool_from_parsing", "extract_parts", "paste_parts",
-           "placement_theta", "split_person_mask"]
+__all__ = ["ASDAArgs", "ASDAMethod", "ASDASampleTransform", "STNGenerator", "paste_parts",
+           "placement_theta"]

@@ -1,22 +1,23 @@
 """The interface every training method implements, and the registry that selects one by name.
 
 A method changes what happens to a batch and which losses are summed (DESIGN.md); the
-trainer owns data, model, optimiser, schedule, checkpoints, AMP and DDP.
+trainer owns data, model, optimiser, schedule, checkpoints, precision and DDP. A method is
+built from its `method_args` alone and sees the run through the `TrainContext` handed to
+`setup` (train/context.py), never through the Trainer.
 """
 from __future__ import annotations
 
 import dataclasses
 import typing
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
 
 from robustpose_bench.train.config import ConfigError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from robustpose_bench.train.data import SampleTransform
-    from robustpose_bench.train.trainer import Trainer
+from robustpose_bench.train.context import OptimSlot, TrainContext
+from robustpose_bench.train.data import SampleTransform
+from robustpose_bench.train.losses import heatmap_mse
 
 
 def parse_args(cls: type, args: dict[str, Any] | None, method: str) -> Any:
@@ -53,6 +54,7 @@ class TrainingMethod:
     Subclasses set `name`, an `Args` dataclass for their `method_args`, and override
     `train_step` (and optionally `sample_transform`, `setup`, `inference_model`,
     `inference_config`, `state_dict` / `load_state_dict` for their own modules).
+    `self.ctx` is the TrainContext once `setup` ran.
     """
 
     name = "base"
@@ -61,9 +63,15 @@ class TrainingMethod:
     class Args:
         pass
 
-    def __init__(self, trainer: Trainer, args: dict[str, Any] | None = None):
-        self.trainer = trainer
+    def __init__(self, args: dict[str, Any] | None = None):
         self.args = parse_args(self.Args, args, self.name)
+        self._ctx: TrainContext | None = None
+
+    @property
+    def ctx(self) -> TrainContext:
+        if self._ctx is None:
+            raise RuntimeError(f"training method {self.name!r} used before setup(ctx)")
+        return self._ctx
 
     # ---- data side ----------------------------------------------------------------------
     def sample_transform(self) -> SampleTransform | None:
@@ -71,8 +79,10 @@ class TrainingMethod:
         return None
 
     # ---- model side ---------------------------------------------------------------------
-    def setup(self) -> None:
-        """Build extra modules / optimisers once the trainer's model and optimiser exist."""
+    def setup(self, ctx: TrainContext) -> None:
+        """Bind the run's context; subclasses then build their extra modules / optimisers
+        (call `super().setup(ctx)` first)."""
+        self._ctx = ctx
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         """One optimisation step on a batch already on the device; returns scalar logs."""
@@ -99,23 +109,21 @@ class TrainingMethod:
 METHODS: dict[str, type[TrainingMethod]] = {}
 
 
-def adversarial_generator_step(trainer: Any, x: torch.Tensor, target: torch.Tensor,
-                               target_weight: torch.Tensor, optimizer: torch.optim.Optimizer,
-                               scaler: Any, params: Any, weight: float = 1.0) -> float:
+def adversarial_generator_step(ctx: TrainContext, x: torch.Tensor, target: torch.Tensor,
+                               target_weight: torch.Tensor, slot: OptimSlot, params: Any,
+                               weight: float = 1.0) -> float:
     """One generator step of an adversarial augmentation (AdvMix, ASDA): the pose network D
     is frozen, the generator minimises L_G = -weight * MSE(D(x), target), so it receives the
     negated gradient of the pose loss through `x`. Returns L_G."""
-    from robustpose_bench.train.losses import heatmap_mse
-
-    d = trainer.raw_model
+    d = ctx.raw_model
     flags = [p.requires_grad for p in d.parameters()]
     for p in d.parameters():
         p.requires_grad_(False)
     try:
-        with trainer.autocast():
-            out = d(x)
+        with ctx.autocast():
+            out = d(ctx.precision.images(x))
         loss_g = -heatmap_mse(out, target, target_weight) * weight
-        trainer.optimize(loss_g, optimizer, scaler, params)
+        ctx.optimize(loss_g, slot, params)
     finally:
         for p, f in zip(d.parameters(), flags, strict=True):
             p.requires_grad_(f)

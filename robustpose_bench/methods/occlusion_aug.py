@@ -164,8 +164,7 @@ class OcclusionAugMethod(StandardMethod):
     Args = OcclusionAugArgs
 
     def sample_transform(self):
-        tr = self.trainer
-        return OcclusionSampleTransform(self.args, tr.meta, tr.cfg.input_size[1])
+        return OcclusionSampleTransform(self.args, self.ctx.meta, self.ctx.cfg.input_size[1])
 
 
 __all__ = ["LEVELS", "OcclusionAugArgs", "OcclusionAugMethod", "OcclusionSampleTransform"]

@@ -1,8 +1,10 @@
-"""Stable heatmap regression: the RCC layer, HDHR targets with a weighted cross-entropy after a
-spatial softmax, and the MST loss on clean / perturbed pairs.
+"""Stable heatmap regression: HDHR targets with a weighted cross-entropy after a spatial softmax
+on the RCC layer's output, and the MST loss on clean / perturbed pairs.
 
 Zhang et al., "Improving Robustness for Pose Estimation via Stable Heatmap Regression"
-(PROTOCOL.md section 6). The choices the paper leaves open are listed in docs/training.md.
+(PROTOCOL.md section 6). The RCC layer and the inference head live in `models.heads` (the
+evaluator needs them without the training code). The choices the paper leaves open are
+listed in docs/training.md.
 """
 from __future__ import annotations
 
@@ -12,49 +14,22 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from robustpose_bench.methods.base import TrainingMethod, register_method
+from robustpose_bench.models.heads import (
+    POSITIVE,
+    RCC,
+    StableHeatmapHead,
+    decode_maps,
+    hd_kernel_mass,
+    rcc,
+    wrap_for_inference,
+)
 from robustpose_bench.train.losses import heatmap_mse
 from robustpose_bench.train.targets import hdhr_target
 
 log = logging.getLogger(__name__)
-
-EPS = 1e-6
-
-
-# ---- RCC ------------------------------------------------------------------------------------------
-
-def rcc(heatmaps: torch.Tensor, normalize: bool = True) -> torch.Tensor:
-    """Row-column correlation RCC(l, m) = sum_i HT(l, i) HT(i, m) (paper eq. 1, 7).
-
-    heatmaps: (..., H, W). A non-square map is zero-padded at the bottom / right to S x S,
-    S = max(H, W), multiplied with itself (matrix product: row l of HT with column m), and
-    cropped back to H x W. normalize: divide each map by its maximum (Z of eq. 7; clamped to
-    > 0), so a single Gaussian comes back unchanged (Theorem 1).
-    """
-    h, w = heatmaps.shape[-2:]
-    s = max(h, w)
-    x = heatmaps
-    if h != w:
-        x = F.pad(x, (0, s - w, 0, s - h))
-    out = torch.matmul(x, x)[..., :h, :w]
-    if normalize:
-        z = out.flatten(-2).amax(dim=-1).clamp_min(EPS)
-        out = out / z[..., None, None]
-    return out
-
-
-class RCC(nn.Module):
-    """Module form of `rcc`."""
-
-    def __init__(self, normalize: bool = True):
-        super().__init__()
-        self.normalize = normalize
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return rcc(x, self.normalize)
 
 
 # ---- losses -----------------------------------------------------------------------------------------
@@ -95,11 +70,6 @@ def mst_loss(r_clean: torch.Tensor, r_pert: torch.Tensor,
         return per_joint.mean()
     wj = weight.reshape(b, k).float()
     return (per_joint * wj).sum() / wj.sum().clamp_min(1.0)
-
-
-def hd_kernel_mass(alpha: float, t_hd: int) -> float:
-    """Sum of an unclipped HDHR target: 1 + sum_{d=1..T} 8 d alpha^d."""
-    return 1.0 + sum(8 * d * alpha ** d for d in range(1, t_hd + 1))
 
 
 # ---- perturbations for MST (disjoint from the benchmark) ------------------------------------------
@@ -156,60 +126,6 @@ class StableSampleTransform:
         return sample
 
 
-# ---- inference head -----------------------------------------------------------------------------
-
-class StableHeatmapHead(nn.Module):
-    """Wraps a trained network so that the standard argmax decoder reads its output.
-
-    Output (B, K, H, W) = N * c, where N is the decoded map (normalised RCC of sigmoid(z), or
-    the spatial softmax of z without RCC) whose argmax is the keypoint, and c in [0, 1] the
-    keypoint confidence: the softmax probability at the peak divided by the peak probability
-    of an ideal HDHR fit (1 / hd_kernel_mass). The argmax, the quarter-offset neighbours and
-    the flip-test average are those of N; the maximum is c.
-    """
-
-    def __init__(self, model: nn.Module, use_rcc: bool = True, temperature: float = 0.1,
-                 alpha: float = 0.7, t_hd: int = 8, positive: str = "sigmoid"):
-        super().__init__()
-        self.model = model
-        self.use_rcc = use_rcc
-        self.temperature = float(temperature)
-        self.positive = positive
-        self.peak_scale = hd_kernel_mass(alpha, t_hd)
-        self.num_keypoints = getattr(model, "num_keypoints", None)
-        self.zoo_name = getattr(model, "zoo_name", None)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.model(x)
-        if isinstance(z, (list, tuple)):
-            z = z[-1]
-        heat, logits = decode_maps(z.float(), self.use_rcc, self.temperature, self.positive)
-        p = torch.softmax(logits.flatten(2), dim=-1)
-        conf = (p.amax(dim=-1) * self.peak_scale).clamp(0.0, 1.0)
-        return heat * conf[..., None, None]
-
-
-POSITIVE = {"sigmoid": torch.sigmoid, "relu": torch.relu, "softplus": F.softplus,
-            "none": lambda z: z}
-
-
-def decode_maps(z: torch.Tensor, use_rcc: bool, temperature: float, positive: str = "sigmoid"
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(decoded map N with max 1, softmax logits) from raw network outputs z.
-
-    With RCC: N = RCC(positive(z)) normalised by its maximum, logits N / temperature.
-    Without: N = softmax(z) / max, logits z. positive: sigmoid | relu | softplus | none.
-    """
-    if use_rcc:
-        if positive not in POSITIVE:
-            raise ValueError(f"positive must be one of {', '.join(POSITIVE)}, got {positive!r}")
-        n = rcc(POSITIVE[positive](z))
-        return n, n / temperature
-    p = torch.softmax(z.flatten(2), dim=-1).view_as(z)
-    n = p / p.flatten(2).amax(dim=-1).clamp_min(EPS)[..., None, None]
-    return n, z
-
-
 # ---- the method ------------------------------------------------------------------------------------
 
 @dataclass
@@ -257,8 +173,8 @@ class StableHeatmapMethod(TrainingMethod):
 
     def sample_transform(self):
         a: StableArgs = self.args
-        tr = self.trainer
-        return StableSampleTransform(tr.cfg.input_size, tr.cfg.heatmap_size, a.alpha, a.t_hd,
+        cfg = self.ctx.cfg
+        return StableSampleTransform(cfg.input_size, cfg.heatmap_size, a.alpha, a.t_hd,
                                      tuple(a.perturbations), a.mst)
 
     def losses(self, z: torch.Tensor, batch: dict[str, torch.Tensor],
@@ -278,18 +194,18 @@ class StableHeatmapMethod(TrainingMethod):
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         a: StableArgs = self.args
-        tr = self.trainer
+        ctx = self.ctx
         x = batch["image"]
         if a.mst:
             x = torch.cat([x, batch["perturbed"]], dim=0)
-        with tr.autocast():
-            z = tr.model(x)
+        with ctx.autocast():
+            z = ctx.model(ctx.precision.images(x))
         z_pert = None
         if a.mst:
             z, z_pert = z.chunk(2, dim=0)
         terms = self.losses(z, batch, z_pert)
         loss = sum(terms.values())
-        tr.optimize(loss, tr.optimizer, tr.scaler, tr.raw_model.parameters())
+        ctx.optimize(loss, ctx.pose, ctx.raw_model.parameters())
         logs = {k: float(v.detach()) for k, v in terms.items()}
         logs["loss"] = float(loss.detach())
         return logs
@@ -300,20 +216,9 @@ class StableHeatmapMethod(TrainingMethod):
 
     def inference_config(self) -> dict[str, Any]:
         a: StableArgs = self.args
+        # The RCC map is decoded like an MSRA heatmap (HDHR targets sit on the nearest cell).
         return {"head": "stable_heatmap", "rcc": a.rcc, "temperature": a.temperature,
-                "alpha": a.alpha, "t_hd": a.t_hd, "positive": a.positive}
-
-
-def wrap_for_inference(model: nn.Module, inference: dict[str, Any] | None) -> nn.Module:
-    """The model the evaluator should run for a checkpoint's `inference` config: a
-    StableHeatmapHead for `head: stable_heatmap`, else the model itself."""
-    inference = inference or {}
-    if inference.get("head") == "stable_heatmap":
-        return StableHeatmapHead(model, bool(inference.get("rcc", True)),
-                                 float(inference.get("temperature", 0.1)),
-                                 float(inference.get("alpha", 0.7)), int(inference.get("t_hd", 8)),
-                                 str(inference.get("positive", "sigmoid")))
-    return model
+                "alpha": a.alpha, "t_hd": a.t_hd, "positive": a.positive, "decode": "standard"}
 
 
 class StableHeatmapAdapter:
@@ -348,6 +253,6 @@ class StableHeatmapAdapter:
             method=cfg.get("method", "stable_heatmap"))
 
 
-__all__ = ["PERTURBATIONS", "RCC", "StableHeatmapAdapter", "StableHeatmapHead",
+__all__ = ["PERTURBATIONS", "POSITIVE", "RCC", "StableHeatmapAdapter", "StableHeatmapHead",
            "StableHeatmapMethod", "decode_maps", "hd_kernel_mass", "mst_loss", "perturb", "rcc",
            "weighted_cross_entropy", "wrap_for_inference"]

@@ -17,9 +17,9 @@ class StandardMethod(TrainingMethod):
     name = "standard"
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
-        tr = self.trainer
-        with tr.autocast():
-            out = tr.model(batch["image"])
+        ctx = self.ctx
+        with ctx.autocast():
+            out = ctx.model(batch["image"])
         loss = heatmap_mse(out, batch["target"], batch["target_weight"])
-        tr.optimize(loss, tr.optimizer, tr.scaler, tr.model.parameters())
+        ctx.optimize(loss, ctx.pose, ctx.model.parameters())
         return {"loss": float(loss.detach())}

@@ -15,6 +15,11 @@ from typing import Any
 
 import yaml
 
+from robustpose_bench.models.codec import CODECS
+
+#: `train.amp_dtype` values (train/precision.py).
+AMP_DTYPES = ("auto", "float16", "bfloat16")
+
 
 class ConfigError(ValueError):
     """A config file or override that cannot be used; the message names the file and the key."""
@@ -54,13 +59,35 @@ class ModelConfig:
 
 
 @dataclass
+class AugmentParams:
+    """The reference top-down augmentation (HRNet COCO defaults), `data.augment` of a config.
+
+    rotation: degrees, sampled N(0, rotation) clipped to +-2 rotation and applied with
+    probability rotation_prob (the reference's `ROT_FACTOR`; papers write it as "+-40 deg").
+    scale_factor: s * clip(N(1, sf), 1 - sf, 1 + sf). half_body_prob: the half-body crop when
+    more than half_body_min_joints joints are labelled. flip: horizontal flip with p 0.5.
+    """
+
+    flip: bool = True
+    rotation: float = 40.0
+    rotation_prob: float = 0.6
+    scale_factor: float = 0.3
+    half_body_prob: float = 0.3
+    half_body_min_joints: int = 8
+
+
+AUGMENT_KEYS = tuple(f.name for f in dataclasses.fields(AugmentParams))
+
+
+@dataclass
 class DataConfig:
-    """Where the training / validation data live and the reference augmentation parameters.
+    """Where the training / validation data live, the augmentation and the target encoding.
 
     Relative paths are resolved against `root` when given, else the working directory.
     val_det: a detection-results json for validation boxes; null uses the GT boxes.
-    rotation: degrees (sampled N(0, rotation) clipped to +-2*rotation, applied with
-    probability rotation_prob); scale_factor: s * clip(N(1, sf), 1-sf, 1+sf).
+    augment: the reference augmentation (AugmentParams). encoding: the heatmap codec of the
+    targets (`models.codec`: msra = the HRNet reference, unbiased = DARK), sigma its Gaussian
+    std in heatmap cells; the checkpoint records the matching decoder.
     masks: folder of per-person part label maps `<ann_id>.png` (SynthPose layout), used by
     ASDA's part pool; null when the data set has none.
     """
@@ -75,12 +102,8 @@ class DataConfig:
     val_gt_mat: str | None = None
     masks: str | None = None
     synthpose: SynthGenConfig | None = None
-    flip: bool = True
-    rotation: float = 40.0
-    rotation_prob: float = 0.6
-    scale_factor: float = 0.3
-    half_body_prob: float = 0.3
-    half_body_min_joints: int = 8
+    augment: AugmentParams = field(default_factory=AugmentParams)
+    encoding: str = "msra"
     sigma: float = 2.0
     workers: int = 2
     min_keypoints: int = 1
@@ -93,6 +116,10 @@ class OptimConfig:
     cpu_threads: torch intra-op threads on CPU (null: torch's default); 1 is much faster than
     2 on a shared, busy CPU. checkpoint_every_steps: also save last_state.pt mid-epoch.
     max_steps_per_epoch: cap (quick runs, tests).
+    amp: mixed precision (`train/precision.py`); amp_dtype: auto (float16 on CUDA, bfloat16 on
+    a CPU with native bf16 instructions, else float32), float16 (CUDA) or bfloat16 (forced,
+    also on a CPU that emulates it). channels_last: NHWC weights and inputs (null: on with
+    CPU bfloat16, off otherwise).
     """
 
     epochs: int = 140
@@ -104,6 +131,8 @@ class OptimConfig:
     lr_steps: list[int] = field(default_factory=lambda: [90, 120])
     lr_factor: float = 0.1
     amp: bool = True
+    amp_dtype: str = "auto"
+    channels_last: bool | None = None
     grad_clip: float | None = None
     max_steps_per_epoch: int | None = None
     checkpoint_every_steps: int = 0
@@ -236,10 +265,22 @@ def _from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
     return cls(**kwargs)
 
 
+def _check_moved_keys(data: dict[str, Any], source: str) -> None:
+    """Configs written before the augmentation moved under `data.augment` get one clear error."""
+    section = data.get("data")
+    if not isinstance(section, dict):
+        return
+    moved = [k for k in AUGMENT_KEYS if k in section]
+    if moved:
+        raise ConfigError(f"{source}: data.{moved[0]}: the augmentation parameters moved to "
+                          f"data.augment ({', '.join(f'data.augment.{k}' for k in moved)})")
+
+
 def config_from_dict(data: dict[str, Any], source: str = "config") -> TrainConfig:
     """Validate a plain dict (e.g. parsed YAML) into a TrainConfig; unknown keys raise."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping at top level, got {type(data).__name__}")
+    _check_moved_keys(data, source)
     try:
         cfg = _from_dict(TrainConfig, data, "")
     except ConfigError as exc:
@@ -269,12 +310,22 @@ def validate_config(cfg: TrainConfig, source: str = "config") -> None:
         raise bad("train.optimizer", f"expected adam, adamw or sgd, got {cfg.train.optimizer!r}")
     if sorted(cfg.train.lr_steps) != list(cfg.train.lr_steps):
         raise bad("train.lr_steps", f"must be increasing, got {cfg.train.lr_steps}")
-    if not 0.0 <= cfg.data.half_body_prob <= 1.0:
-        raise bad("data.half_body_prob", "must be in [0, 1]")
-    if not 0.0 <= cfg.data.scale_factor < 1.0:
-        raise bad("data.scale_factor", "must be in [0, 1)")
+    aug = cfg.data.augment
+    for key in ("half_body_prob", "rotation_prob"):
+        if not 0.0 <= getattr(aug, key) <= 1.0:
+            raise bad(f"data.augment.{key}", "must be in [0, 1]")
+    if not 0.0 <= aug.scale_factor < 1.0:
+        raise bad("data.augment.scale_factor", "must be in [0, 1)")
+    if aug.rotation < 0:
+        raise bad("data.augment.rotation", "must be >= 0 (degrees)")
     if cfg.data.sigma <= 0:
         raise bad("data.sigma", "must be positive")
+    if cfg.data.encoding not in CODECS:
+        raise bad("data.encoding", f"expected one of {', '.join(CODECS)}, got "
+                                   f"{cfg.data.encoding!r}")
+    if cfg.train.amp_dtype not in AMP_DTYPES:
+        raise bad("train.amp_dtype", f"expected one of {', '.join(AMP_DTYPES)}, got "
+                                     f"{cfg.train.amp_dtype!r}")
     if cfg.data.workers < 0:
         raise bad("data.workers", "must be >= 0")
     if cfg.val.every < 0:

@@ -2,13 +2,13 @@
 
 Follows the HRNet / SimpleBaseline training pipeline (PROTOCOL.md section 3): box -> centre /
 scale, half-body (p 0.3), scale N(1, sf) clipped, rotation N(0, rf) clipped to 2 rf with
-probability 0.6, horizontal flip with left/right swap, affine crop, sigma-2 Gaussian targets.
+probability 0.6, horizontal flip with left/right swap, affine crop, sigma-2 Gaussian targets
+(`models.codec`: the reference MSRA encoding or DARK's unbiased one).
 """
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -26,7 +26,8 @@ from robustpose_bench.geometry import (
     get_affine_transform,
 )
 from robustpose_bench.models import NORMALIZE_MEAN, NORMALIZE_STD
-from robustpose_bench.train.targets import gaussian_target
+from robustpose_bench.models.codec import DEFAULT_CODEC, get_codec
+from robustpose_bench.train.config import AugmentParams
 
 log = logging.getLogger(__name__)
 
@@ -38,18 +39,6 @@ IMAGENET_STD = np.array(NORMALIZE_STD, dtype=np.float32)
 # in the DataLoader workers on the uint8 crop before targets and normalisation.
 SampleTransform = Callable[[dict[str, Any], np.random.Generator, "TopDownTrainDataset"],
                            dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class AugmentParams:
-    """Reference augmentation parameters (HRNet COCO defaults)."""
-
-    flip: bool = True
-    rotation: float = 40.0
-    rotation_prob: float = 0.6
-    scale_factor: float = 0.3
-    half_body_prob: float = 0.3
-    half_body_min_joints: int = 8
 
 
 def normalize_image(image: np.ndarray) -> np.ndarray:
@@ -119,8 +108,9 @@ class TopDownTrainDataset(torch.utils.data.Dataset):
 
     def __init__(self, dataset: Dataset, input_size: tuple[int, int],
                  heatmap_size: tuple[int, int], *, train: bool = True,
-                 augment: AugmentParams | None = None, sigma: float = 2.0, seed: int = 0,
-                 min_keypoints: int = 1, sample_transform: SampleTransform | None = None):
+                 augment: AugmentParams | None = None, sigma: float = 2.0,
+                 encoding: str = DEFAULT_CODEC, seed: int = 0, min_keypoints: int = 1,
+                 sample_transform: SampleTransform | None = None):
         self.dataset = dataset
         self.meta = dataset.meta
         self.input_size = (int(input_size[0]), int(input_size[1]))
@@ -129,6 +119,7 @@ class TopDownTrainDataset(torch.utils.data.Dataset):
         self.train = train
         self.augment = augment or AugmentParams()
         self.sigma = float(sigma)
+        self.encode = get_codec(encoding).encode
         self.seed = int(seed)
         self.sample_transform = sample_transform
         self.flip_index = self.meta.flip_index()
@@ -235,8 +226,8 @@ class TopDownTrainDataset(torch.utils.data.Dataset):
         sample["epoch"] = epoch
         if self.sample_transform is not None:
             sample = self.sample_transform(sample, rng, self)
-        target, weight = gaussian_target(sample["joints"], sample["vis"], self.input_size,
-                                         self.heatmap_size, self.sigma)
+        target, weight = self.encode(sample["joints"], sample["vis"], self.input_size,
+                                     self.heatmap_size, self.sigma)
         out: dict[str, Any] = {}
         extra_images = set(sample.pop("extra_images", ()))
         for key_, value in sample.items():

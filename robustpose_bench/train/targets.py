@@ -1,8 +1,5 @@
-"""Training targets on the heatmap grid: MSRA Gaussian heatmaps and HDHR targets.
-
-Gaussian targets follow the HRNet / SimpleBaseline reference (sigma 2 on 64x48 for 256x192,
-PROTOCOL.md section 3); HDHR targets follow the stable-heatmap paper (alpha^d at chessboard
-distance d, 0 beyond T_hd; PROTOCOL.md section 6).
+"""HDHR training targets of stable heatmap regression (alpha^d at chessboard distance d, 0 beyond
+T_hd; PROTOCOL.md section 6). The Gaussian targets are the codecs of `models.codec`.
 """
 from __future__ import annotations
 
@@ -11,46 +8,6 @@ import numpy as np
 
 def _stride(input_size: tuple[int, int], heatmap_size: tuple[int, int]) -> tuple[float, float]:
     return input_size[0] / heatmap_size[0], input_size[1] / heatmap_size[1]
-
-
-def gaussian_target(joints: np.ndarray, vis: np.ndarray, input_size: tuple[int, int],
-                    heatmap_size: tuple[int, int], sigma: float = 2.0
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """MSRA Gaussian heatmaps exactly as the HRNet reference draws them.
-
-    joints: (K, 2) crop pixels (x, y), 0-based. vis: (K,) > 0 for labelled joints.
-    input_size / heatmap_size: (width, height). Returns target (K, H, W) float32 with a
-    Gaussian of std `sigma` cells (peak 1, truncated to a (6 sigma + 1) window) centred on
-    the joint's nearest heatmap cell, and weight (K,) float32: 1 for labelled joints whose
-    window touches the heatmap, else 0.
-    """
-    joints = np.asarray(joints, dtype=np.float64)
-    k = joints.shape[0]
-    wh, hh = int(heatmap_size[0]), int(heatmap_size[1])
-    sx, sy = _stride(input_size, heatmap_size)
-    target = np.zeros((k, hh, wh), dtype=np.float32)
-    weight = (np.asarray(vis, dtype=np.float64).reshape(k) > 0).astype(np.float32)
-    tmp = sigma * 3
-    size = int(2 * tmp + 1)
-    g1 = np.arange(size, dtype=np.float64)
-    c = size // 2
-    g = np.exp(-((g1[None, :] - c) ** 2 + (g1[:, None] - c) ** 2) / (2 * sigma ** 2))
-    for j in range(k):
-        if weight[j] == 0:
-            continue
-        mu_x = int(joints[j, 0] / sx + 0.5)
-        mu_y = int(joints[j, 1] / sy + 0.5)
-        ul = (int(mu_x - tmp), int(mu_y - tmp))
-        br = (int(mu_x + tmp + 1), int(mu_y + tmp + 1))
-        if ul[0] >= wh or ul[1] >= hh or br[0] < 0 or br[1] < 0:
-            weight[j] = 0
-            continue
-        gx = max(0, -ul[0]), min(br[0], wh) - ul[0]
-        gy = max(0, -ul[1]), min(br[1], hh) - ul[1]
-        ix = max(0, ul[0]), min(br[0], wh)
-        iy = max(0, ul[1]), min(br[1], hh)
-        target[j, iy[0]:iy[1], ix[0]:ix[1]] = g[gy[0]:gy[1], gx[0]:gx[1]]
-    return target, weight
 
 
 def hdhr_target(joints: np.ndarray, vis: np.ndarray, input_size: tuple[int, int],
@@ -86,3 +43,6 @@ def hdhr_target(joints: np.ndarray, vis: np.ndarray, input_size: tuple[int, int]
         d = np.maximum(np.abs(xs - mu_x), np.abs(ys - mu_y))
         target[j] = np.where(d <= t_hd, alpha ** d.astype(np.float64), 0.0)
     return target, weight
+
+
+__all__ = ["hdhr_target"]

@@ -1,8 +1,11 @@
 """The top-down training loop shared by every method: data, optimiser, schedule, validation,
-checkpoints, resume after a kill, AMP on CUDA and DDP under torchrun.
+checkpoints, resume after a kill, mixed precision (train/precision.py) and DDP under torchrun.
 
 Schedules follow HRNet / SimpleBaseline (Adam 1e-3, steps 170/200 of 210 or 90/120 of 140,
-PROTOCOL.md section 3); a method (robustpose_bench.methods) decides what one step does.
+PROTOCOL.md section 3); a method decides what one step does. The Trainer takes a method
+instance and hands it a `TrainContext` (train/context.py); it never imports the methods:
+`robustpose_bench.training.train_from_config` resolves a config's `method:` through the registry
+of robustpose_bench.methods and builds the Trainer.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import math
 import platform
 import random
 import time
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -26,15 +30,17 @@ from torch.utils.data import DataLoader
 
 from robustpose_bench import __version__
 from robustpose_bench.datasets.types import Dataset
-from robustpose_bench.io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from robustpose_bench.io import atomic_write_bytes, atomic_write_text
+from robustpose_bench.models.codec import get_codec
 from robustpose_bench.train import distributed
 from robustpose_bench.train.config import ConfigError, TrainConfig, dump_config, resolve_asset
+from robustpose_bench.train.context import Method, OptimSlot, TrainContext
 from robustpose_bench.train.data import (
-    AugmentParams,
     ResumableDistributedSampler,
     TopDownTrainDataset,
     worker_init,
 )
+from robustpose_bench.train.precision import resolve_precision
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +65,6 @@ def select_device(name: str | None, local_rank: int = 0) -> torch.device:
         if dev.index is None:
             dev = torch.device(f"cuda:{local_rank}")
     return dev
-
-
-def _step_seed(*parts: int) -> int:
-    return int(np.random.SeedSequence([int(p) % (2 ** 63) for p in parts]).generate_state(1)[0])
 
 
 def load_training_dataset(cfg: TrainConfig, split: str) -> Dataset | None:
@@ -100,7 +102,11 @@ def ensure_synthpose(cfg: TrainConfig) -> None:
 
 
 class Trainer:
-    """Trains `cfg.model` with `cfg.method` and writes checkpoints into `out_dir`.
+    """Trains `cfg.model` with a training method and writes checkpoints into `out_dir`.
+
+    method: the method instance (`robustpose_bench.methods.get_method(cfg.method)(args)`, as
+    `robustpose_bench.training.build_trainer` makes it); the trainer calls its `setup(ctx)` with a
+    TrainContext, its per-sample hook and its `train_step` (train/context.py).
 
     Files in out_dir: config.yaml (what ran), last_state.pt (everything needed to resume:
     model, optimisers, schedulers, AMP scalers, method modules, RNG states, epoch / step),
@@ -111,23 +117,30 @@ class Trainer:
     are built from the config (zoo model, annotation files).
     """
 
-    def __init__(self, cfg: TrainConfig, out_dir: str | Path | None = None, *,
+    def __init__(self, cfg: TrainConfig, method: Method, out_dir: str | Path | None = None, *,
                  device: str | None = None, resume: bool = True, model: nn.Module | None = None,
                  train_dataset: Dataset | None = None, val_dataset: Dataset | None = None):
-        from robustpose_bench.methods import get_method
-
         self.cfg = cfg
+        self.method = method
         self.out_dir = Path(out_dir) if out_dir is not None else Path("runs") / "train" / cfg.name
         self.dist = distributed.init_distributed(select_device(device).type)
         self.device = select_device(device, self.dist.local_rank)
-        self.amp = bool(cfg.train.amp and self.device.type == "cuda")
+        self.precision = resolve_precision(cfg.train.amp, cfg.train.amp_dtype,
+                                           cfg.train.channels_last, self.device)
+        self.codec = get_codec(cfg.data.encoding)
         if cfg.train.cpu_threads:
             torch.set_num_threads(int(cfg.train.cpu_threads))
         seed_everything(cfg.seed)
         if self.dist.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             self._attach_log_file()
-        self.method_cls = get_method(cfg.method)
+
+        # weight files are checked before the data (SynthPose generation takes minutes)
+        for key, path in (("model.pretrained", cfg.resolve(cfg.model.pretrained)),
+                          ("model.checkpoint", cfg.model.checkpoint
+                           and resolve_asset(cfg.model.checkpoint))):
+            if model is None and path and not Path(path).is_file():
+                raise ConfigError(f"{key}: {path} does not exist")
 
         # ---- data ------------------------------------------------------------------------
         if train_dataset is None:
@@ -153,15 +166,15 @@ class Trainer:
             model = create_model(cfg.model.name, num_keypoints=cfg.model.num_keypoints,
                                  pretrained_backbone=pretrained, checkpoint=init,
                                  **cfg.model.kwargs)
-        self.raw_model = model.to(self.device)
+        self.raw_model = self.precision.prepare(model.to(self.device))
         self._check_output_shape()
         self.model: nn.Module = self.wrap_ddp(self.raw_model)
 
         # ---- optimisation ------------------------------------------------------------------
-        self.optimizer = self.make_optimizer(self.raw_model.parameters())
-        self.scheduler = self.make_scheduler(self.optimizer)
-        self.scaler = self.make_scaler()
-        self.extra_optimizers: dict[str, tuple[torch.optim.Optimizer, Any, Any]] = {}
+        self.pose = OptimSlot(self.make_optimizer(self.raw_model.parameters()), None,
+                              self.precision.make_scaler())
+        self.pose.scheduler = self.make_scheduler(self.pose.optimizer)
+        self.extra_optimizers: dict[str, OptimSlot] = {}
         self.epoch = 0
         self.batch_in_epoch = 0
         self.global_step = 0
@@ -170,16 +183,16 @@ class Trainer:
         self.best_epoch: int | None = None
         self.history: list[dict[str, Any]] = []
 
-        self.method = self.method_cls(self, cfg.method_args)
-        self.method.setup()
+        self.context = TrainContext(
+            cfg, self.meta, train_dataset, self.device, self.model, self.raw_model, self.pose,
+            self.precision, rank=self.dist.rank, wrap_ddp=self.wrap_ddp,
+            make_scheduler=self.make_scheduler, register=self.add_optimizer)
+        self.method.setup(self.context)
         transform = self.method.sample_transform()
         self.train_set = TopDownTrainDataset(
             train_dataset, cfg.input_size, cfg.heatmap_size, train=True,
-            augment=AugmentParams(cfg.data.flip, cfg.data.rotation, cfg.data.rotation_prob,
-                                  cfg.data.scale_factor, cfg.data.half_body_prob,
-                                  cfg.data.half_body_min_joints),
-            sigma=cfg.data.sigma, seed=cfg.seed, min_keypoints=cfg.data.min_keypoints,
-            sample_transform=transform)
+            augment=cfg.data.augment, sigma=cfg.data.sigma, encoding=cfg.data.encoding,
+            seed=cfg.seed, min_keypoints=cfg.data.min_keypoints, sample_transform=transform)
         self.sampler = ResumableDistributedSampler(
             self.train_set, cfg.train.batch_size, num_replicas=self.dist.world_size,
             rank=self.dist.rank, shuffle=True, seed=cfg.seed, drop_last=False)
@@ -235,51 +248,17 @@ class Trainer:
         return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(t.lr_steps),
                                                     gamma=t.lr_factor)
 
-    def make_scaler(self) -> torch.amp.GradScaler:
-        return torch.amp.GradScaler("cuda", enabled=self.amp)
-
-    def add_optimizer(self, name: str, optimizer: torch.optim.Optimizer, scheduler=None,
-                      scaler: torch.amp.GradScaler | None = None) -> None:
-        """Register a method's extra optimiser (e.g. a generator's): it is checkpointed,
-        resumed, and its scheduler steps with the epochs."""
+    def add_optimizer(self, name: str, slot: OptimSlot) -> None:
+        """Register a method's extra optimiser: it is checkpointed, resumed, and its scheduler
+        steps with the epochs."""
         if name in self.extra_optimizers or name == "model":
             raise ValueError(f"optimizer {name!r} registered twice")
-        self.extra_optimizers[name] = (optimizer, scheduler, scaler)
+        self.extra_optimizers[name] = slot
 
-    # ---- step helpers used by the methods -----------------------------------------------------
-    def autocast(self):
-        """Mixed precision (float16) on CUDA when train.amp; a no-op context on CPU."""
-        if self.amp:
-            return torch.autocast(device_type="cuda", dtype=torch.float16)
-        return contextlib.nullcontext()
-
-    def optimize(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer,
-                 scaler: torch.amp.GradScaler | None, params: Iterable[nn.Parameter]) -> None:
-        """zero_grad, (scaled) backward, optional clipping, step."""
-        optimizer.zero_grad(set_to_none=True)
-        if scaler is not None and scaler.is_enabled():
-            scaler.scale(loss).backward()
-            if self.cfg.train.grad_clip:
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(list(params), self.cfg.train.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            loss.backward()
-            if self.cfg.train.grad_clip:
-                torch.nn.utils.clip_grad_norm_(list(params), self.cfg.train.grad_clip)
-            optimizer.step()
-
-    def step_generator(self, salt: int = 0) -> torch.Generator:
-        """A CPU torch.Generator seeded by (seed, rank, global step, salt): method randomness
-        that a resumed run repeats exactly."""
-        g = torch.Generator()
-        g.manual_seed(_step_seed(self.cfg.seed, self.dist.rank, self.global_step, salt))
-        return g
-
-    def step_rng(self, salt: int = 0) -> np.random.Generator:
-        """NumPy counterpart of `step_generator`."""
-        return np.random.default_rng([self.cfg.seed, self.dist.rank, self.global_step, salt])
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """The pose network's optimiser."""
+        return self.pose.optimizer
 
     # ---- data loading ------------------------------------------------------------------------
     def make_loader(self) -> DataLoader:
@@ -296,9 +275,13 @@ class Trainer:
         return min(n, cap) if cap else n
 
     def to_device(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """A collated batch on the training device (the image in the run's memory format)."""
         nb = self.device.type == "cuda"
-        return {k: (v.to(self.device, non_blocking=nb) if isinstance(v, torch.Tensor) else v)
-                for k, v in batch.items()}
+        out = {k: (v.to(self.device, non_blocking=nb) if isinstance(v, torch.Tensor) else v)
+               for k, v in batch.items()}
+        if "image" in out:
+            out["image"] = self.precision.images(out["image"])
+        return out
 
     # ---- checkpoints -------------------------------------------------------------------------
     @property
@@ -307,10 +290,10 @@ class Trainer:
 
     def state_dict(self) -> dict[str, Any]:
         extra = {}
-        for name, (opt, sched, scaler) in self.extra_optimizers.items():
-            extra[name] = {"optimizer": opt.state_dict(),
-                           "scheduler": sched.state_dict() if sched is not None else None,
-                           "scaler": scaler.state_dict() if scaler is not None else None}
+        for name, slot in self.extra_optimizers.items():
+            extra[name] = {"optimizer": slot.optimizer.state_dict(),
+                           "scheduler": _state_or_none(slot.scheduler),
+                           "scaler": _state_or_none(slot.scaler)}
         rng = {"torch": torch.get_rng_state(),
                "numpy": json.dumps(np.random.get_state(legacy=False), default=_json_default),
                "python": json.dumps(random.getstate())}
@@ -327,9 +310,9 @@ class Trainer:
             "best_epoch": self.best_epoch,
             "history": json.dumps(self.history),
             "model": self.raw_model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict(),
+            "optimizer": self.pose.optimizer.state_dict(),
+            "scheduler": self.pose.scheduler.state_dict(),
+            "scaler": self.pose.scaler.state_dict(),
             "extra_optimizers": extra,
             "method": self.method.state_dict(),
             "rng": rng,
@@ -365,18 +348,20 @@ class Trainer:
             log.warning("resuming %s with a changed config (model and method unchanged)",
                         self.state_path)
         self.raw_model.load_state_dict(state["model"], strict=True)
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.scaler.load_state_dict(state["scaler"])
-        for name, (opt, sched, scaler) in self.extra_optimizers.items():
+        self.pose.optimizer.load_state_dict(state["optimizer"])
+        self.pose.scheduler.load_state_dict(state["scheduler"])
+        self.pose.scaler.load_state_dict(state["scaler"])
+        for name, slot in self.extra_optimizers.items():
             if name not in state["extra_optimizers"]:
                 raise ValueError(f"{self.state_path}: no state for optimizer {name!r}")
             rec = state["extra_optimizers"][name]
-            opt.load_state_dict(rec["optimizer"])
-            if sched is not None and rec["scheduler"] is not None:
-                sched.load_state_dict(rec["scheduler"])
-            if scaler is not None and rec["scaler"] is not None:
-                scaler.load_state_dict(rec["scaler"])
+            slot.optimizer.load_state_dict(rec["optimizer"])
+            if slot.scheduler is not None and rec["scheduler"] is not None:
+                slot.scheduler.load_state_dict(rec["scheduler"])
+            if slot.scaler is not None and rec["scaler"] is not None:
+                slot.scaler.load_state_dict(rec["scaler"])
+        for slot in (self.pose, *self.extra_optimizers.values()):
+            self._apply_schedule(slot.scheduler)
         self.method.load_state_dict(state["method"])
         self.epoch = int(state["epoch"])
         self.batch_in_epoch = int(state["batch_in_epoch"])
@@ -396,6 +381,24 @@ class Trainer:
                  self.batch_in_epoch, self.global_step)
         return True
 
+    def _apply_schedule(self, scheduler: Any) -> None:
+        """After loading a scheduler's state: use the config's learning-rate steps and factor
+        (the state stores the ones of the run that wrote it) and set the learning rate they
+        give at the resumed epoch, so a resumed run can shorten or move its schedule."""
+        if not isinstance(scheduler, torch.optim.lr_scheduler.MultiStepLR):
+            return
+        t = self.cfg.train
+        saved = sorted(scheduler.milestones.elements())
+        if saved != list(t.lr_steps) or scheduler.gamma != t.lr_factor:
+            log.warning("resuming with learning-rate steps %s x%g (the state has %s x%g)",
+                        list(t.lr_steps), t.lr_factor, saved, scheduler.gamma)
+        scheduler.milestones = Counter(t.lr_steps)
+        scheduler.gamma = t.lr_factor
+        done = sum(1 for m in t.lr_steps if m <= scheduler.last_epoch)
+        for group, base in zip(scheduler.optimizer.param_groups, scheduler.base_lrs, strict=True):
+            group["lr"] = base * t.lr_factor ** done
+        scheduler._last_lr = [g["lr"] for g in scheduler.optimizer.param_groups]
+
     def checkpoint_config(self, metrics: dict[str, float] | None = None) -> dict[str, Any]:
         """The JSON config stored next to an exported checkpoint."""
         cfg = self.cfg
@@ -408,7 +411,9 @@ class Trainer:
             "heatmap_size": list(cfg.heatmap_size),
             "method": cfg.method,
             "method_args": cfg.method_args,
-            "inference": self.method.inference_config(),
+            "inference": self.inference_config(),
+            "encoding": self.codec.name,
+            "sigma": cfg.data.sigma,
             "dataset": self.meta.name,
             "keypoint_names": list(self.meta.keypoint_names),
             "flip_pairs": [list(p) for p in self.meta.flip_pairs],
@@ -431,6 +436,11 @@ class Trainer:
         return path
 
     # ---- validation --------------------------------------------------------------------------
+    def inference_config(self) -> dict[str, Any]:
+        """How the evaluator should run this model (the checkpoint's `inference` entry): the
+        decoder matching the target encoding, then the method's own entries (which win)."""
+        return {"decode": self.codec.decoder, **self.method.inference_config()}
+
     def validate(self) -> dict[str, float]:
         """Clean validation score (percent) of the current weights on the validation data."""
         from robustpose_bench.train.validate import validate_model
@@ -443,6 +453,7 @@ class Trainer:
         try:
             metrics = validate_model(model, self.val_data, self.cfg.input_size,
                                      device=self.device, flip_test=self.cfg.val.flip_test,
+                                     decode=self.inference_config()["decode"],
                                      batch_size=self.cfg.val.batch_size,
                                      max_images=self.cfg.val.max_images,
                                      det_file=self.cfg.resolve(self.cfg.data.val_det))
@@ -467,7 +478,9 @@ class Trainer:
         log.info("training %s (%s, %s) on %s for %d epochs: %d instances, %d steps/epoch, "
                  "device %s%s, %d process(es)", cfg.name, cfg.model.name, cfg.method,
                  self.meta.name, cfg.train.epochs, len(self.train_set), self.steps_per_epoch(),
-                 self.device, " (AMP)" if self.amp else "", self.dist.world_size)
+                 self.device, f" ({self.precision.name}"
+                 f"{', channels_last' if self.precision.channels_last else ''})",
+                 self.dist.world_size)
         self.raw_model.train()
         while self.epoch < cfg.train.epochs:
             self._train_epoch()
@@ -489,8 +502,19 @@ class Trainer:
             if self.dist.is_main:
                 atomic_write_text(self.out_dir / "history.jsonl",
                                   "".join(json.dumps(h) + "\n" for h in self.history))
+                self._plot_curves()
             distributed.barrier(self.dist)
         return self.summary()
+
+    def _plot_curves(self) -> None:
+        """curves.png beside history.jsonl; a drawing failure only logs (the run goes on)."""
+        from robustpose_bench.train.curves import plot_history
+
+        try:
+            plot_history(self.history, self.out_dir / "curves.png",
+                         f"{self.cfg.name} ({self.cfg.model.name}, {self.cfg.method})")
+        except (OSError, ValueError, RuntimeError) as exc:
+            log.warning("could not draw %s: %s", self.out_dir / "curves.png", exc)
 
     def _train_epoch(self) -> None:
         cfg = self.cfg
@@ -505,6 +529,7 @@ class Trainer:
             for batch in loader:
                 if self.batch_in_epoch >= steps:
                     break
+                self.context.step = self.global_step
                 logs = self.method.train_step(self.to_device(batch))
                 self.global_step += 1
                 self.batch_in_epoch += 1
@@ -532,11 +557,11 @@ class Trainer:
         del loader
         elapsed = time.time() - t0
         self.train_time += elapsed
-        lr = self.optimizer.param_groups[0]["lr"]
-        self.scheduler.step()
-        for _opt, sched, _scaler in self.extra_optimizers.values():
-            if sched is not None:
-                sched.step()
+        lr = self.pose.optimizer.param_groups[0]["lr"]
+        self.pose.scheduler.step()
+        for slot in self.extra_optimizers.values():
+            if slot.scheduler is not None:
+                slot.scheduler.step()
         means = {k: distributed.all_reduce_mean(v / max(count, 1), self.dist, self.device)
                  for k, v in sorted(sums.items())}
         self.epoch += 1
@@ -567,6 +592,10 @@ class Trainer:
             self._log_handler = None
 
 
+def _state_or_none(obj: Any) -> dict | None:
+    return obj.state_dict() if obj is not None else None
+
+
 def _main_metric(metrics: dict[str, float]) -> str | None:
     for key in ("AP", "PCKh", "PCK"):
         if key in metrics:
@@ -590,17 +619,3 @@ def _numpy_state(state: dict[str, Any]) -> dict[str, Any]:
 
 def _python_state(state: list) -> tuple:
     return (state[0], tuple(state[1]), state[2])
-
-
-def train_from_config(cfg: TrainConfig, out_dir: str | Path | None = None, *,
-                      device: str | None = None, resume: bool = True) -> dict[str, Any]:
-    """Build a Trainer and run it; writes `summary.json` into the output folder."""
-    trainer = Trainer(cfg, out_dir, device=device, resume=resume)
-    try:
-        summary = trainer.fit()
-        if trainer.dist.is_main:
-            atomic_write_json(trainer.out_dir / "summary.json", summary)
-        return summary
-    finally:
-        trainer.close()
-        distributed.cleanup(trainer.dist)

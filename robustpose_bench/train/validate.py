@@ -24,7 +24,8 @@ def validate_model(model: nn.Module, dataset: Dataset, input_size: tuple[int, in
                    device: torch.device | str = "cpu", flip_test: bool = True,
                    batch_size: int = 64, max_images: int | None = None,
                    det_file: str | Path | None = None,
-                   inference_protocol: str = DEFAULT_INFERENCE_PROTOCOL) -> dict[str, float]:
+                   inference_protocol: str = DEFAULT_INFERENCE_PROTOCOL,
+                   decode: str = "standard") -> dict[str, float]:
     """Score `model` (images -> heatmaps, eval mode) on `dataset`; metrics in percent.
 
     input_size: (width, height). max_images: the first N images only (COCO-format data;
@@ -32,7 +33,7 @@ def validate_model(model: nn.Module, dataset: Dataset, input_size: tuple[int, in
     GT boxes, score 1). inference_protocol: the crop conventions (inference_protocol.py), which
     also decide the GT boxes and the OKS-NMS area precision, as in `evaluate`. Returns {"AP",
     "AP50", ...} or {"PCKh", ...}; metrics that are undefined (no GT person in an area range)
-    are left out.
+    are left out. decode: the adapter's heatmap decoder (the match of the target codec).
     """
     from robustpose_bench.adapters.topdown import HeatmapTopDownAdapter
     from robustpose_bench.evaluation import LocalPredictor, RunSettings, default_metric
@@ -55,7 +56,7 @@ def validate_model(model: nn.Module, dataset: Dataset, input_size: tuple[int, in
     adapter = HeatmapTopDownAdapter(model, input_size=tuple(input_size),
                                     flip_index=meta.flip_index(), device=device,
                                     batch_size=batch_size, flip_test=flip_test,
-                                    inference_protocol=inference_protocol)
+                                    inference_protocol=inference_protocol, decode=decode)
     boxes = boxes_for_dataset(dataset, detections, adapter.inference_protocol)
     settings = RunSettings(protocol=get_protocol("robustpose"), metric=metric,
                            batch_size=batch_size, inference_protocol=adapter.inference_protocol,

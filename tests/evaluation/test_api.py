@@ -143,7 +143,7 @@ def test_plain_module_equals_cli_and_training_validation(module_example, tmp_pat
     assert res.returncode == 0, res.stderr
     assert _numbers(rpb.Summary.load(out)) == _numbers(summary)
     monkeypatch.chdir(cwd)  # the example's data paths are relative to its folder
-    val = validate_model(ns["net"], data, (96, 128))
+    val = validate_model(ns["net"], data, (96, 128), decode="dark")  # the shipped decoder
     assert val == {k: v for k, v in summary.clean_metrics.items() if v is not None}
 
 

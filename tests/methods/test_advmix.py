@@ -8,13 +8,16 @@ import torch
 from _train_helpers import first_batch, params_vector
 
 from robustpose_bench.methods.advmix import (
+    ADVMIX_POLICY,
     AUTOAUGMENT_OPS,
+    AdvMixArgs,
     UNetGenerator,
     apply_op,
-    filtered_policy,
+    autoaugment,
     gridmask,
     keypoints_under_mask,
     mix_images,
+    subpolicies,
     unet_levels,
 )
 from robustpose_bench.train.config import ConfigError
@@ -79,7 +82,7 @@ def test_generator_gets_the_negated_gradient_and_raises_the_pose_loss(trainer_fa
     d.zero_grad()
     x = m.mixed_input(batch)[0]
     d_before = params_vector(d)
-    m.g_optimizer.zero_grad()
+    m.g_slot.optimizer.zero_grad()
     loss_g = -heatmap_mse(d(x), batch["target"], tw)
     loss_g.backward()
     for g_ld, p in zip(grad_ld, m.generator.parameters(), strict=True):
@@ -104,23 +107,55 @@ def test_kd_uses_the_frozen_teacher(trainer_factory):
     assert not any(p.requires_grad for p in tr.method.teacher.parameters())
 
 
-def test_autoaugment_subset_excludes_benchmark_and_geometric_ops():
-    policy = filtered_policy()
+def test_autoaugment_subset_is_the_official_codes_whole_sub_policies():
+    # The official ImageNetPolicy (AdvMix lib/dataset/advaug.py): 12 two-step sub-policies,
+    # no contrast-type (autocontrast, contrast, color, brightness) or geometric step.
+    policy = subpolicies()
+    assert len(policy) == len(ADVMIX_POLICY) == 12
+    assert all(len(sub) == 2 for sub in policy)
     ops = {op for sub in policy for op, _, _ in sub}
-    assert ops <= set(AUTOAUGMENT_OPS)
-    assert not ops & {"contrast", "color", "brightness", "sharpness", "rotate", "shearX"}
-    assert len(policy) >= 15
-    with pytest.raises(ConfigError, match="not allowed"):
-        filtered_policy(("equalize", "contrast"))
+    assert ops == set(AUTOAUGMENT_OPS) == {"equalize", "posterize", "solarize", "invert",
+                                           "sharpness"}
+    assert policy.count((("equalize", 0.8, 8), ("equalize", 0.6, 3))) == 2  # repeats kept
+    # Restricting the operations drops whole sub-policies, never single steps.
+    no_sharp = subpolicies(("equalize", "posterize", "solarize", "invert"))
+    assert len(no_sharp) == 11 and all(len(sub) == 2 for sub in no_sharp)
+    with pytest.raises(ConfigError, match="autocontrast not in the AdvMix subset"):
+        subpolicies(("equalize", "autocontrast"))
+    with pytest.raises(ConfigError, match="no AdvMix sub-policy"):
+        subpolicies(("invert",))
+    with pytest.raises(ConfigError, match="autocontrast"):
+        AdvMixArgs(autoaugment_ops=["autocontrast"], kd_alpha=0.0)
+
+
+def test_autoaugment_applies_one_whole_sub_policy():
+    img = np.random.default_rng(0).integers(0, 256, (16, 12, 3), dtype=np.uint8)
+    rng = np.random.default_rng(1)
+    both = [(("invert", 1.0, 0), ("invert", 1.0, 0))]
+    np.testing.assert_array_equal(autoaugment(img, both, rng), img)  # inverted twice
+    first = [(("invert", 1.0, 0), ("posterize", 0.0, 9))]
+    np.testing.assert_array_equal(autoaugment(img, first, rng), 255 - img)
 
 
 def test_autoaugment_ops_match_pil_semantics():
+    from PIL import Image, ImageEnhance
+
     rng = np.random.default_rng(0)
     img = rng.integers(0, 256, (16, 12, 3), dtype=np.uint8)
-    np.testing.assert_array_equal(apply_op(img, "invert", 0), 255 - img)
-    np.testing.assert_array_equal(apply_op(img, "posterize", 9), img & 0xF0)  # 4 bits
-    sol = apply_op(img, "solarize", 5)  # threshold linspace(256, 0, 10)[5] = 113.8
+    np.testing.assert_array_equal(apply_op(img, "invert", 0, rng), 255 - img)
+    np.testing.assert_array_equal(apply_op(img, "posterize", 9, rng), img & 0xF0)  # 4 bits
+    sol = apply_op(img, "solarize", 5, rng)  # threshold linspace(256, 0, 10)[5] = 113.8
     np.testing.assert_array_equal(sol, np.where(img >= 113.77777777777779, 255 - img, img))
+    # sharpness bin 7: factor 1 +- 0.7, the sign drawn from the rng (as the official code).
+    pil = Image.fromarray(img)
+    refs = [np.asarray(ImageEnhance.Sharpness(pil).enhance(f)) for f in (1.7, 0.3)]
+    seen = set()
+    for seed in range(20):
+        out = apply_op(img, "sharpness", 7, np.random.default_rng(seed))
+        match = [i for i, r in enumerate(refs) if np.array_equal(out, r)]
+        assert len(match) == 1
+        seen.add(match[0])
+    assert seen == {0, 1}
 
 
 def test_gridmask_geometry_and_hidden_keypoints():

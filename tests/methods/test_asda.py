@@ -10,13 +10,11 @@ import torch
 from _train_helpers import first_batch
 
 from robustpose_bench.datasets.loading import load_dataset
-from robustpose_bench.methods.asda import (
+from robustpose_bench.methods.asda import STNGenerator, paste_parts, placement_theta
+from robustpose_bench.methods.part_pool import (
     PART_TYPES,
-    STNGenerator,
     build_pool_from_dataset,
     build_pool_from_parsing,
-    paste_parts,
-    placement_theta,
     split_person_mask,
 )
 
@@ -111,7 +109,58 @@ def test_pasting_is_differentiable_wrt_the_generator():
     out = paste_parts(image, parts, alpha, chosen, torch.ones(2, 1))
     out.pow(2).mean().backward()
     assert gen.fc.weight.grad is not None and gen.fc.weight.grad.abs().sum() > 0
-    assert gen.stem[0].weight.grad.abs().sum() > 0
+    assert gen.conv1.weight.grad.abs().sum() > 0
+
+
+def test_stn_backbones_load_imagenet_resnet_weights(tmp_path):
+    """The STN's ResNet has torchvision's names: an ImageNet file (here the backbone of the
+    zoo's SimpleBaseline ResNet, which loads torchvision files, plus a 1000-class fc) loads
+    into everything but the regression head."""
+    from safetensors.torch import save_file
+
+    from robustpose_bench.models import create_model
+    from robustpose_bench.models.checkpoint import backbone_keys
+
+    for depth, zoo in ((18, "sbl_r18"), (50, "sbl_r50")):
+        donor = create_model(zoo)
+        sd = {k: torch.randn_like(v) if v.is_floating_point() else v.clone()
+              for k, v in donor.state_dict().items() if k in set(backbone_keys(donor))}
+        sd["fc.weight"] = torch.randn(1000, 512 if depth == 18 else 2048)
+        sd["fc.bias"] = torch.randn(1000)
+        save_file(sd, str(tmp_path / f"r{depth}.safetensors"))
+        gen = STNGenerator(num_types=14, backbone=f"resnet{depth}")
+        info = gen.load_imagenet(str(tmp_path / f"r{depth}.safetensors"))
+        assert info["ignored"] == 2  # the ImageNet classifier
+        own = gen.state_dict()
+        assert all(torch.equal(own[k], sd[k]) for k in sd if not k.startswith("fc."))
+        assert gen.fc.weight.shape == (42, sd["fc.weight"].shape[1])
+        assert not gen.fc.weight.any()  # still the neutral, zero-initialised head
+    with pytest.raises(ValueError, match="g_pretrained .*needs g_width 64"):
+        from robustpose_bench.methods.asda import ASDAArgs
+
+        ASDAArgs(g_pretrained="x.pth", g_width=16)
+    with pytest.raises(ValueError, match="STN backbone must be one of resnet18, resnet50"):
+        STNGenerator(3, backbone="vgg16")
+
+
+def test_parts_below_35x35_pixels_are_dropped():
+    from robustpose_bench.methods.part_pool import MIN_PART_AREA, extract_parts
+
+    image = np.full((200, 200, 3), 128, np.uint8)
+    labels = np.zeros((200, 200), np.uint8)
+    labels[10:44, 10:44] = 1     # head: 34 x 34 px, below the paper's 35^2
+    labels[60:96, 60:96] = 2     # torso: 36 x 36 px
+    parts = extract_parts(image, labels, 100.0, {"head": (1,), "torso": (2,)})
+    assert MIN_PART_AREA == 35 * 35
+    assert [p.type_index for p in parts] == [1]
+
+
+def test_parts_of_one_image_have_different_types(trainer_factory):
+    tr = trainer_factory("asda", {"g_width": 4, "num_parts": 3, "min_part_area": 16})
+    batch = first_batch(tr)
+    assert (batch["asda_active"] == 1).all()
+    for types in batch["asda_type"].tolist():
+        assert len(set(types)) == 3
 
 
 def test_zero_initialised_generator_starts_neutral():

@@ -73,3 +73,10 @@ def test_bad_method_args_name_the_key(trainer_factory):
         trainer_factory("advmix", {"mix": "cutmix", "kd_alpha": 0.0})
     with pytest.raises(ConfigError, match="level must be one of"):
         trainer_factory("occlusion_aug", {"level": "everything"})
+
+
+def test_a_method_is_built_from_its_args_alone_and_needs_setup():
+    method = get_method("advmix")({"teacher": "init", "g_ngf": 8})
+    assert method.args.g_ngf == 8
+    with pytest.raises(RuntimeError, match="'advmix' used before setup"):
+        method.train_step({})

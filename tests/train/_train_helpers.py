@@ -11,6 +11,7 @@ from torch import nn
 from robustpose_bench.datasets.loading import load_dataset
 from robustpose_bench.train.config import config_from_dict
 from robustpose_bench.train.trainer import Trainer
+from robustpose_bench.training import build_trainer
 
 INPUT = (48, 64)  # width, height
 HEATMAP = (12, 16)
@@ -64,7 +65,7 @@ def make_trainer(synth: dict, out: Path, method: str = "standard",
     ds = load_dataset(synth["ann_file"], synth["image_root"], dataset_name="synthpose")
     torch.manual_seed(0)
     model = model if model is not None else TinyPose()
-    return Trainer(cfg, out, device="cpu", resume=resume, model=model, train_dataset=ds,
+    return build_trainer(cfg, out, device="cpu", resume=resume, model=model, train_dataset=ds,
                    val_dataset=ds)
 
 

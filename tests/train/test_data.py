@@ -9,6 +9,7 @@ import torch
 
 from robustpose_bench.datasets.loading import load_dataset
 from robustpose_bench.geometry import affine_points, box_to_center_scale, get_affine_transform
+from robustpose_bench.models.codec import encode_msra
 from robustpose_bench.train.data import (
     AugmentParams,
     ResumableDistributedSampler,
@@ -17,7 +18,6 @@ from robustpose_bench.train.data import (
     half_body_center_scale,
     read_rgb,
 )
-from robustpose_bench.train.targets import gaussian_target
 
 
 @pytest.fixture
@@ -25,10 +25,10 @@ def dataset(synthpose_val):
     return load_dataset(synthpose_val["ann_file"], synthpose_val["image_root"])
 
 
-def test_gaussian_target_matches_the_reference_formula():
+def test_msra_target_matches_the_reference_formula():
     joints = np.array([[37.0, 50.0], [2.0, 1.0], [-40.0, 10.0], [95.0, 127.0], [10.0, 10.0]])
     vis = np.array([1, 1, 1, 1, 0])
-    t, w = gaussian_target(joints, vis, (96, 128), (24, 32), sigma=2.0)
+    t, w = encode_msra(joints, vis, (96, 128), (24, 32), sigma=2.0)
     assert t.shape == (5, 32, 24) and t.dtype == np.float32
     assert w.tolist() == [1, 1, 0, 1, 0]  # off-map (window misses the map), unlabelled
     ys, xs = np.mgrid[0:32, 0:24]

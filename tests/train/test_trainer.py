@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from _train_helpers import make_config, make_trainer, params_vector
+from _train_helpers import HEATMAP, INPUT, make_config, make_trainer, params_vector
 from click.testing import CliRunner
 
 from robustpose_bench.datasets.loading import load_dataset
-from robustpose_bench.train.trainer import Trainer
+from robustpose_bench.training import build_trainer
 
 
 class Killed(RuntimeError):
@@ -62,6 +62,23 @@ def test_resume_after_a_kill_gives_the_same_weights(synthpose_val, tmp_path, met
     again.close()
 
 
+def test_resume_applies_a_changed_learning_rate_schedule(synthpose_val, tmp_path):
+    """A run resumed with other `train.lr_steps` follows them (the scheduler state stores the
+    old ones): here the first step moves from epoch 5 to epoch 1, already passed."""
+    train = {"epochs": 2, "max_steps_per_epoch": 1, "lr": 1e-3, "lr_steps": [5]}
+    tr = make_trainer(synthpose_val, tmp_path, train=train)
+    tr.fit()
+    assert tr.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3)
+    tr.close()
+    train = {**train, "epochs": 3, "lr_steps": [1, 2]}
+    again = make_trainer(synthpose_val, tmp_path, train=train, resume=True)
+    assert again.epoch == 2
+    assert again.optimizer.param_groups[0]["lr"] == pytest.approx(1e-5)  # two steps passed
+    again.fit()
+    assert [h["lr"] for h in again.history] == pytest.approx([1e-3, 1e-3, 1e-5])
+    again.close()
+
+
 def test_resume_refuses_a_different_model(synthpose_val, tmp_path):
     tr = make_trainer(synthpose_val, tmp_path, train={"epochs": 1, "max_steps_per_epoch": 1})
     tr.fit()
@@ -70,7 +87,23 @@ def test_resume_refuses_a_different_model(synthpose_val, tmp_path):
                       model={"input_size": [64, 64], "heatmap_size": [16, 16]})
     ds = load_dataset(synthpose_val["ann_file"], synthpose_val["image_root"])
     with pytest.raises(ValueError, match="`model` differs"):
-        Trainer(cfg, tmp_path, device="cpu", resume=True, train_dataset=ds)
+        build_trainer(cfg, tmp_path, device="cpu", resume=True, train_dataset=ds)
+
+
+@pytest.mark.parametrize("key", ["checkpoint", "pretrained"])
+def test_a_missing_weight_file_is_named_before_any_data_is_made(tmp_path, key):
+    """SynthPose generation takes minutes: a mistyped weight file is refused first."""
+    from robustpose_bench.train.config import ConfigError, config_from_dict
+
+    root = tmp_path / "synthpose"
+    cfg = config_from_dict({"name": "t", "method": "standard", "data": {
+        "dataset": "synthpose", "root": str(root), "train_ann": "annotations/synthpose_train.json",
+        "train_images": "images/train", "synthpose": {"train_images": 4, "val_images": 0}},
+        "model": {"name": "hrnet_w16_small", "input_size": list(INPUT),
+                  "heatmap_size": list(HEATMAP), key: str(tmp_path / "nope.safetensors")}})
+    with pytest.raises(ConfigError, match=rf"model.{key}: .*nope.safetensors does not exist"):
+        build_trainer(cfg, tmp_path / "out", device="cpu")
+    assert not root.exists()
 
 
 def test_checkpoints_validation_and_the_evaluator_adapter(synthpose_val, tmp_path):
@@ -81,7 +114,7 @@ def test_checkpoints_validation_and_the_evaluator_adapter(synthpose_val, tmp_pat
     cfg = make_config(synthpose_val, train={"epochs": 1, "max_steps_per_epoch": 2},
                       val={"every": 1, "max_images": 3})
     ds = load_dataset(synthpose_val["ann_file"], synthpose_val["image_root"])
-    tr = Trainer(cfg, tmp_path, device="cpu", resume=False, train_dataset=ds, val_dataset=ds)
+    tr = build_trainer(cfg, tmp_path, device="cpu", resume=False, train_dataset=ds, val_dataset=ds)
     summary = tr.fit()
     tr.close()
     assert set(summary["last_val"]) >= {"AP", "AP50", "AR"}
@@ -93,6 +126,7 @@ def test_checkpoints_validation_and_the_evaluator_adapter(synthpose_val, tmp_pat
         assert side["method"] == "standard" and side["dataset"] == "synthpose"
     history = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]
     assert len(history) == 1 and "val" in history[0] and history[0]["steps"] == 2
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert yaml.safe_load((tmp_path / "config.yaml").read_text())["model"]["name"] == "hrnet_w16_small"
     adapter = load_adapter(str(tmp_path / "last.safetensors"), meta=SYNTHPOSE, device="cpu")
     sample = ds.samples[0]
@@ -158,8 +192,8 @@ def test_amp_steps_on_cuda(synthpose_val, tmp_path, method, args):
     cfg = make_config(synthpose_val, method, args, train={"epochs": 1, "max_steps_per_epoch": 2,
                                                           "amp": True})
     ds = load_dataset(synthpose_val["ann_file"], synthpose_val["image_root"])
-    tr = Trainer(cfg, tmp_path, device="cuda", resume=False, train_dataset=ds, val_dataset=ds)
-    assert tr.amp and tr.scaler.is_enabled()
+    tr = build_trainer(cfg, tmp_path, device="cuda", resume=False, train_dataset=ds, val_dataset=ds)
+    assert tr.precision.dtype == torch.float16 and tr.pose.scaler.is_enabled()
     summary = tr.fit()
     tr.close()
     assert summary["steps"] == 2
@@ -179,7 +213,7 @@ def test_pretrained_backbone_and_init_checkpoint_are_loaded(synthpose_val, tmp_p
     save_file({k: state[k].contiguous() for k in keys}, str(tmp_path / "imagenet.safetensors"))
     ds = load_dataset(synthpose_val["ann_file"], synthpose_val["image_root"])
     cfg = make_config(synthpose_val, model={"pretrained": str(tmp_path / "imagenet.safetensors")})
-    tr = Trainer(cfg, tmp_path / "a", device="cpu", resume=False, train_dataset=ds)
+    tr = build_trainer(cfg, tmp_path / "a", device="cpu", resume=False, train_dataset=ds)
     own = tr.raw_model.state_dict()
     assert all(torch.equal(own[k], state[k]) for k in keys)
     heads = [k for k in own if k not in keys and own[k].is_floating_point()]
@@ -187,6 +221,26 @@ def test_pretrained_backbone_and_init_checkpoint_are_loaded(synthpose_val, tmp_p
     tr.close()
     save_checkpoint(donor, tmp_path / "full.safetensors", {"model": "hrnet_w16_small"})
     cfg = make_config(synthpose_val, model={"checkpoint": str(tmp_path / "full.safetensors")})
-    tr = Trainer(cfg, tmp_path / "b", device="cpu", resume=False, train_dataset=ds)
+    tr = build_trainer(cfg, tmp_path / "b", device="cpu", resume=False, train_dataset=ds)
     assert torch.equal(params_vector(tr.raw_model), params_vector(donor))
     tr.close()
+
+
+def test_learning_curves_read_and_draw_a_history(tmp_path):
+    from robustpose_bench.train.curves import plot_history, read_history
+
+    path = tmp_path / "history.jsonl"
+    rows = [{"epoch": e, "lr": 1e-3 if e < 3 else 1e-4, "loss": 0.01 / e, "loss_g": -0.01 / e}
+            for e in range(1, 5)]
+    rows[1]["val"] = {"AP": 3.5}
+    rows[3]["val"] = {"AP": 7.25}
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    history = read_history(path)
+    assert [h["epoch"] for h in history] == [1, 2, 3, 4]
+    out = plot_history(history, tmp_path / "c.png", "run")
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    path.write_text('{"epoch": 1}\nnot json\n')
+    with pytest.raises(ValueError, match="history.jsonl:2: not JSON"):
+        read_history(path)
+    with pytest.raises(ValueError, match="no epoch"):
+        plot_history([], tmp_path / "d.png")
