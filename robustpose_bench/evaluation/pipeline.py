@@ -6,9 +6,12 @@ crops across images and runs the network.
 
 One `ImageStream` covers every (condition, image) the sweep will predict, in order, so the
 workers keep working on the next condition while the model process scores the last one.
-Workers: `torch.utils.data.DataLoader` processes (tensors come back through shared memory),
-each with one torch and one OpenCV thread; `workers=0` does the same work in this process.
-Every item carries the CPU seconds of its stages (`STAGES`), summed by the predictor.
+Workers: `torch.utils.data.DataLoader` processes, each with one torch and one OpenCV thread;
+a worker item is a chunk of consecutive (condition, image) items (`chunk_bounds`), packed
+into one crop array and one pixel array (`PreparedChunk`, shared memory), so the cost of
+crossing to the model process is paid per chunk, not per image. `workers=0` does the same
+work in this process, image by image. Every item carries the CPU seconds of its stages
+(`STAGES`), summed by the predictor.
 """
 from __future__ import annotations
 
@@ -37,8 +40,15 @@ log = logging.getLogger(__name__)
 #: decoding + back to image pixels, output checks). Scoring is the sweep's.
 STAGES = ("decode", "corrupt", "jpeg", "warp", "model", "postprocess")
 
-#: Items each worker prepares ahead of the model process (DataLoader prefetch_factor).
-PREFETCH = 8
+#: Chunks each worker prepares ahead of the model process (DataLoader prefetch_factor).
+PREFETCH = 2
+
+#: A worker's chunk ends after the image that brings it to CHUNK_CROPS person crops, or at
+#: CHUNK_IMAGES images (images without crops: bottom-up models, adapters cutting their own
+#: crops). Each chunk crossing to the model process costs there ~1-2 ms (unpickling,
+#: shared-memory handles), as much as the model process's share of a small image.
+CHUNK_CROPS = 64
+CHUNK_IMAGES = 16
 
 #: Niceness added to worker processes (0: same priority as the model process), so that the
 #: model process is not starved when workers fill the cores.
@@ -134,9 +144,9 @@ class Prepared:
     """One (condition, image) made ready for the model.
 
     position: the item's place in the stream. index: sample index. image: (H, W, 3) uint8
-    pixels (a tensor: shared memory between processes) when the model process cuts the
-    crops, else None. crops: the CropBatch (crops as an (N, h, w, 3) uint8 tensor) when the
-    worker cut them. counts: attack counters of this image (image-mode attack, or crop-mode
+    pixels when the model process cuts the crops, else None. crops: the CropBatch (crops
+    (N, h, w, 3) uint8) when the worker cut them; both may be views of a chunk's arrays
+    (`PreparedChunk`). counts: attack counters of this image (image-mode attack, or crop-mode
     hooks run by the worker). seconds: CPU seconds per stage. error: the exception preparing
     the image raised (an unreadable image, a missing rendered file), raised again by the
     model process as it is (one line) instead of the data loader's wrapped traceback.
@@ -225,8 +235,6 @@ class PrepareImages:
             raise
 
     def _prepare(self, position: int) -> Prepared:
-        import torch
-
         condition, index = self.items[position]
         on_crops = crop_attack(condition, self.attack_mode)
         source = self.sources["crop" if on_crops else "image"]
@@ -235,8 +243,8 @@ class PrepareImages:
         if self.crop_spec is not None and len(self.boxes[index]) == 0:
             return Prepared(position, index, counts=counts, seconds=seconds)  # nothing to cut
         if self.crop_spec is None:
-            return Prepared(position, index, image=torch.from_numpy(_writable(image)),
-                            counts=counts, seconds=seconds)
+            return Prepared(position, index, image=_writable(image), counts=counts,
+                            seconds=seconds)
         hook, hook_counts = None, None
         if on_crops:
             from robustpose_bench.occlusion import AttackCounts
@@ -251,7 +259,6 @@ class PrepareImages:
         t0 = time.process_time()
         batch = self.crop_spec.make(image, self.boxes[index].boxes, hook)
         seconds["warp"] = time.process_time() - t0
-        batch.crops = torch.from_numpy(batch.crops)
         if hook_counts is not None:
             counts = hook_counts.as_dict()
         return Prepared(position, index, crops=batch, counts=counts, seconds=seconds)
@@ -269,6 +276,109 @@ def _picklable(exc: BaseException) -> bool:
 
 def _writable(image: np.ndarray) -> np.ndarray:
     return image if image.flags.writeable and image.flags.c_contiguous else np.array(image)
+
+
+def chunk_bounds(crops: Sequence[int], max_crops: int = CHUNK_CROPS,
+                 max_images: int = CHUNK_IMAGES) -> list[tuple[int, int]]:
+    """Consecutive chunks [start, stop) of items whose crop counts are `crops`: a chunk ends
+    after the item that brings it to `max_crops` crops, or at `max_images` items."""
+    out, start, n = [], 0, 0
+    for k, c in enumerate(crops):
+        n += int(c)
+        if n >= max_crops or k + 1 - start >= max_images:
+            out.append((start, k + 1))
+            start, n = k + 1, 0
+    if start < len(crops):
+        out.append((start, len(crops)))
+    return out
+
+
+@dataclass
+class PreparedChunk:
+    """The Prepared items of consecutive positions, packed to cross a process boundary
+    once: every crop in one (N, h, w, 3) uint8 tensor (and one array each of centres,
+    scales and matrices), every image's pixels in one flat uint8 tensor; tensors travel
+    through shared memory. items: the Prepared items without their arrays. crops: crops
+    per item. shapes: (H, W, 3) per item with pixels, else None."""
+
+    items: list[Prepared]
+    crops: list[int]
+    shapes: list[tuple[int, ...] | None]
+    crop_pixels: Any = None
+    centers: np.ndarray | None = None
+    scales: np.ndarray | None = None
+    matrices: np.ndarray | None = None
+    pixels: Any = None
+
+    @staticmethod
+    def pack(items: Sequence[Prepared]) -> PreparedChunk:
+        import torch
+
+        batches = [p.crops for p in items if p.crops is not None]
+        images = [p.image for p in items if p.image is not None]
+        chunk = PreparedChunk(
+            [Prepared(p.position, p.index, counts=p.counts, seconds=p.seconds, error=p.error)
+             for p in items],
+            [len(p.crops) if p.crops is not None else 0 for p in items],
+            [tuple(p.image.shape) if p.image is not None else None for p in items])
+        if batches:
+            chunk.crop_pixels = torch.from_numpy(np.concatenate([b.crops for b in batches]))
+            chunk.centers = np.concatenate([b.centers for b in batches])
+            chunk.scales = np.concatenate([b.scales for b in batches])
+            chunk.matrices = np.concatenate([b.matrices for b in batches])
+        if images:
+            chunk.pixels = torch.from_numpy(np.concatenate([i.reshape(-1) for i in images]))
+        return chunk
+
+    def unpack(self) -> list[Prepared]:
+        """The Prepared items, their crops and pixels as views of the chunk's arrays."""
+        from robustpose_bench.adapters.topdown import CropBatch
+
+        crops = self.crop_pixels.numpy() if self.crop_pixels is not None else None
+        pixels = self.pixels.numpy() if self.pixels is not None else None
+        a = b = 0  # crop offset, pixel offset
+        for item, n, shape in zip(self.items, self.crops, self.shapes, strict=True):
+            if n:
+                item.crops = CropBatch(crops[a:a + n], self.centers[a:a + n],
+                                       self.scales[a:a + n], self.matrices[a:a + n])
+                a += n
+            if shape is not None:
+                size = int(np.prod(shape))
+                item.image = pixels[b:b + size].reshape(shape)
+                b += size
+        return self.items
+
+
+def joined(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """`arrays` concatenated along axis 0; without a copy (a view) when they are consecutive
+    slices of one C-contiguous array, as the crops of consecutive images of a chunk are."""
+    first, base = arrays[0], arrays[0].base
+    if (isinstance(base, np.ndarray) and base.flags.c_contiguous and base.ndim == first.ndim
+            and base.shape[1:] == first.shape[1:] and base.dtype == first.dtype
+            and all(a.base is base and a.flags.c_contiguous for a in arrays)):
+        def address(a: np.ndarray) -> int:
+            return a.__array_interface__["data"][0]
+
+        if all(address(a) + a.nbytes == address(b) for a, b in zip(arrays[:-1], arrays[1:], strict=True)):
+            row = first.strides[0]
+            start = (address(first) - address(base)) // row if row else 0
+            return base[start:start + sum(len(a) for a in arrays)]
+    return np.concatenate(arrays)
+
+
+class PrepareChunks:
+    """torch-style map dataset: chunk k -> the PreparedChunk of `data`'s items
+    bounds[k] = [start, stop)."""
+
+    def __init__(self, data: PrepareImages, bounds: Sequence[tuple[int, int]]):
+        self.data, self.bounds = data, list(bounds)
+
+    def __len__(self) -> int:
+        return len(self.bounds)
+
+    def __getitem__(self, k: int) -> PreparedChunk:
+        start, stop = self.bounds[k]
+        return PreparedChunk.pack([self.data[p] for p in range(start, stop)])
 
 
 def _worker_init(_worker_id: int) -> None:
@@ -302,7 +412,8 @@ def _fork_settings() -> Iterator[None]:
 
 class ImageStream:
     """The Prepared items of a plan of (condition, sample indices), in plan order, made by
-    `workers` processes (0: in this process, when asked for).
+    `workers` processes in chunks (`chunk_bounds`; chunks may span conditions) or, with 0,
+    in this process when asked for.
 
     take(condition) yields the items of the next planned condition; asking for another
     condition is a ValueError (the caller plans again). close() stops the workers.
@@ -316,16 +427,20 @@ class ImageStream:
         items = [(c, i) for c, idx in self.plan for i in idx]
         self.data = PrepareImages(items, sources, boxes, crop_spec, attack_mode)
         self.workers = max(0, int(workers))
-        self._loader_iter: Iterator[Prepared] | None = None
+        self._loader_iter: Iterator[PreparedChunk] | None = None
+        self._buffer: deque[Prepared] = deque()
         self._next = 0
         if self.workers > 0 and items:
             from torch.utils.data import DataLoader
 
+            crops = [len(boxes[i]) if crop_spec is not None else 0 for _, i in items]
+            chunks = PrepareChunks(self.data, chunk_bounds(crops, CHUNK_CROPS, CHUNK_IMAGES))
+
             with warnings.catch_warnings(), _fork_settings():
                 # more workers than cores: already warned about once (`oversubscribed`)
                 warnings.filterwarnings("ignore", message="This DataLoader will create")
-                loader = DataLoader(self.data, batch_size=None, shuffle=False,
-                                    num_workers=min(self.workers, len(items)),
+                loader = DataLoader(chunks, batch_size=None, shuffle=False,
+                                    num_workers=min(self.workers, len(chunks)),
                                     prefetch_factor=max(1, int(prefetch)),
                                     worker_init_fn=_worker_init, persistent_workers=False)
                 self._loader_iter = iter(loader)
@@ -340,10 +455,12 @@ class ImageStream:
             raise ValueError(f"condition {condition.id} is not the next planned one")
         _, indices = self.plan.popleft()
         for _ in indices:
-            if self._loader_iter is not None:
-                item = next(self._loader_iter)
-            else:
+            if self._loader_iter is None:
                 item = self.data[self._next]
+            else:
+                if not self._buffer:
+                    self._buffer.extend(next(self._loader_iter).unpack())
+                item = self._buffer.popleft()
             self._next += 1
             yield item
 
@@ -353,3 +470,4 @@ class ImageStream:
         if it is not None and hasattr(it, "_shutdown_workers"):
             it._shutdown_workers()
         self.plan.clear()
+        self._buffer.clear()

@@ -37,6 +37,7 @@ from robustpose_bench.evaluation.pipeline import (
     crop_hook_for_sample,
     default_threads,
     gt_boxes_only,
+    joined,
     oversubscribed,
 )
 from robustpose_bench.evaluation.predictions import Predictions
@@ -268,13 +269,13 @@ def crops_loop(adapter, adapter_name: str, dataset: Dataset, items: Iterable[Pre
                condition: Condition | None = None) -> dict[int, np.ndarray]:
     """Top-down models whose crops the workers cut (`crop_spec`): the crops of several
     images go to `adapter.predict_crops` together, grouped exactly as `images_loop` groups
-    images (up to `state.batch_size` boxes), so the numbers equal that path's."""
+    images (up to `state.batch_size` boxes), so the numbers equal that path's. Crops of
+    consecutive images of one worker chunk reach the adapter without a copy (`joined`)."""
     from robustpose_bench.adapters.topdown import CropBatch
 
     out: dict[int, np.ndarray] = {}
     samples = dataset.samples
     clock = _Clock(adapter, times)
-    size = tuple(adapter.input_size)
 
     def culprit(pending: list[Prepared]) -> str:
         """The image whose crops the failed call failed on (the first that fails alone)."""
@@ -288,7 +289,10 @@ def crops_loop(adapter, adapter_name: str, dataset: Dataset, items: Iterable[Pre
         return "images " + ", ".join(_ref(samples[p.index]) for p in pending)
 
     def run(pending: list[Prepared]) -> None:
-        batch = CropBatch.concat([p.crop_batch() for p in pending], size)
+        parts = [p.crop_batch() for p in pending]
+        batch = CropBatch(joined([b.crops for b in parts]),
+                          *(np.concatenate([getattr(b, k) for b in parts])
+                            for k in ("centers", "scales", "matrices")))
         try:
             kp = clock.call(lambda: adapter.predict_crops(batch))
         except SystemExit as exc:

@@ -19,13 +19,17 @@ torch = pytest.importorskip("torch")
 
 import robustpose_bench as rpb  # noqa: E402
 from robustpose_bench.datasets import load_coco  # noqa: E402
+from robustpose_bench.evaluation import pipeline  # noqa: E402
 from robustpose_bench.evaluation.boxes import boxes_for_dataset  # noqa: E402
 from robustpose_bench.evaluation.pipeline import (  # noqa: E402
     STAGES,
+    ImageStream,
     available_cores,
     check_dask,
     check_executor,
+    chunk_bounds,
     default_threads,
+    joined,
     oversubscribed,
 )
 from robustpose_bench.evaluation.predict import LocalPredictor  # noqa: E402
@@ -77,6 +81,93 @@ def test_crops_cut_by_workers_equal_crops_cut_by_the_adapter(synthpose_val):
     assert t.images == 2 * len(ds) and t.crops == 2 * sum(len(x) for x in boxes)
     assert set(t.seconds) == set(STAGES)
     assert all(t.seconds[s] > 0 for s in ("decode", "corrupt", "jpeg", "warp", "model"))
+
+
+def test_chunk_bounds():
+    assert chunk_bounds([20, 20, 20, 20, 20], 64, 16) == [(0, 4), (4, 5)]
+    assert chunk_bounds([0] * 5, 64, 2) == [(0, 2), (2, 4), (4, 5)]  # the last one short
+    assert chunk_bounds([70, 0, 1], 64, 16) == [(0, 1), (1, 3)]
+    assert chunk_bounds([], 64, 16) == []
+
+
+def test_joined_is_a_view_of_consecutive_slices_else_a_copy():
+    base = torch.arange(6 * 4 * 3, dtype=torch.uint8).reshape(6, 4, 3).numpy()
+    view = joined([base[1:2], base[2:5]])
+    assert np.shares_memory(view, base)
+    np.testing.assert_array_equal(view, base[1:5])
+    gap = joined([base[0:1], base[2:3]])
+    assert not np.shares_memory(gap, base)
+    np.testing.assert_array_equal(gap, base[[0, 2]])
+    other = joined([base[0:1], base.copy()[1:2]])
+    np.testing.assert_array_equal(other, base[0:2])
+
+
+def _stream_items(plan, sources, boxes, spec, workers):
+    stream = ImageStream(plan, sources, boxes, spec, "crop", workers)
+    try:
+        return [list(stream.take(c)) for c, _ in plan]
+    finally:
+        stream.close()
+
+
+@pytest.mark.parametrize("cut_crops", [True, False])
+def test_chunks_ending_mid_condition_give_the_items_of_one_process(synthpose_val, monkeypatch,
+                                                                   cut_crops):
+    """Worker chunks of 3 images over conditions of 5 (a chunk ends mid-condition, the last
+    one is short; also with a crop limit) unpack to the items of `workers=0`, bit for bit:
+    crops, centres, scales, matrices, pixels, attack counts, in order."""
+    from robustpose_bench.evaluation.source import ImageSource
+
+    ds = load_coco(synthpose_val["ann_file"], synthpose_val["image_root"])
+    adapter = resolve_model(MODEL, ds.meta, device="cpu").adapter
+    boxes = boxes_for_dataset(ds, None, adapter.inference_protocol)
+    protocol = get_protocol("robustpose")
+    sources = {"image": ImageSource(ds, protocol, attacks_in_image=True),
+               "crop": ImageSource(ds, protocol, attacks_in_image=False)}
+    attack = Condition.attack("blackout", "nose")
+    plan = [(Condition.corruption("fog", 2), [0, 1, 2, 3, 4]), (attack, [5, 6, 7, 8, 9])]
+    spec = adapter.crop_spec() if cut_crops else None
+    one = _stream_items(plan, sources, boxes, spec, 0)
+    for chunk_crops, chunk_images in ((10_000, 3), (5, 16)):
+        monkeypatch.setattr(pipeline, "CHUNK_CROPS", chunk_crops)
+        monkeypatch.setattr(pipeline, "CHUNK_IMAGES", chunk_images)
+        two = _stream_items(plan, sources, boxes, spec, 2)
+        for a_cond, b_cond in zip(one, two, strict=True):
+            assert [p.index for p in a_cond] == [p.index for p in b_cond]
+            for a, b in zip(a_cond, b_cond, strict=True):
+                assert a.position == b.position and a.counts == b.counts
+                assert set(a.seconds) == set(b.seconds) and b.error is None
+                if cut_crops:
+                    ca, cb = a.crop_batch(), b.crop_batch()
+                    for k in ("crops", "centers", "scales", "matrices"):
+                        assert getattr(ca, k).dtype == getattr(cb, k).dtype
+                        np.testing.assert_array_equal(getattr(ca, k), getattr(cb, k))
+                else:
+                    np.testing.assert_array_equal(a.pixels(), b.pixels())
+    if cut_crops:  # the workers ran the crop-mode attack hooks
+        assert sum(p.counts["attacked"] for p in one[1]) > 0
+
+
+def test_small_chunks_give_the_single_process_keypoints(synthpose_val, monkeypatch):
+    """The predictor with chunks that end inside network batches and conditions."""
+    ds = load_coco(synthpose_val["ann_file"], synthpose_val["image_root"])
+    adapter = resolve_model(MODEL, ds.meta, device="cpu").adapter
+    boxes = boxes_for_dataset(ds, None, adapter.inference_protocol)
+    conds = [Condition.clean(), Condition.corruption("fog", 2)]
+    idx = list(range(len(ds)))
+    monkeypatch.setattr(pipeline, "CHUNK_CROPS", 3)
+    monkeypatch.setattr(pipeline, "CHUNK_IMAGES", 7)
+    out = {}
+    for workers in (0, 2):
+        settings = RunSettings(protocol=get_protocol("robustpose"), batch_size=8,
+                               workers=workers, conditions=conds[1:])
+        with LocalPredictor(adapter, ds, boxes, settings, threads=1) as pred:
+            pred.plan(conds, idx)
+            out[workers] = [pred.predict(c, idx).predictions.keypoints for c in conds]
+    for a, b in zip(out[0], out[2], strict=True):
+        assert sorted(a) == sorted(b) == idx
+        for i in idx:
+            np.testing.assert_array_equal(a[i], b[i])
 
 
 def test_thread_counts():
