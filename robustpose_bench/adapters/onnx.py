@@ -73,6 +73,23 @@ def static_dim(value: Any) -> int | None:
     return int(value) if isinstance(value, int) and value > 0 else None
 
 
+def model_input_size(session: Any, path: str | Path, input_size: Any = None) -> tuple[int, int]:
+    """(width, height) of the network input: `input_size` when given (a pair or `WxH`), else
+    the static spatial size of the graph's first (B, 3, H, W) input; AdapterError when the
+    graph leaves it symbolic."""
+    if input_size is None:
+        inp = session.get_inputs()[0]
+        shape = list(inp.shape)
+        h, w = (static_dim(v) for v in (shape[2:4] if len(shape) == 4 else (None, None)))
+        if h is None or w is None:
+            raise AdapterError(f"ONNX model {path}: input {inp.name} has shape {shape}; "
+                               "pass --model-arg input_size=WxH")
+        return w, h
+    if isinstance(input_size, str):
+        input_size = parse_input_size(input_size)
+    return int(input_size[0]), int(input_size[1])
+
+
 def onnx_kind(session: Any, path: str | Path = "model") -> str:
     """Which adapter fits a session, from its outputs: `heatmap` (one (B, K, H, W) output),
     `simcc` (two (B, K, W) outputs with the same K) or `rtmo` (detections (B, N, 5) and
@@ -156,16 +173,8 @@ class OnnxTopDownAdapter(TopDownHeatmapPipeline):
                  inference_protocol: str = DEFAULT_INFERENCE_PROTOCOL) -> None:
         path = Path(path)
         self.session = open_session(path, device, threads)
-        inp = self.session.get_inputs()[0]
-        self._input_name = inp.name
-        shape = list(inp.shape)
-        if input_size is None:
-            if len(shape) != 4 or not all(isinstance(v, int) for v in shape[2:]):
-                raise AdapterError(f"ONNX model {path}: input {inp.name} has shape {shape}; "
-                                   "pass input_size=WxH")
-            input_size = (shape[3], shape[2])
-        elif isinstance(input_size, str):
-            input_size = parse_input_size(input_size)
+        self._input_name = self.session.get_inputs()[0].name
+        input_size = model_input_size(self.session, path, input_size)
         out_shape = self.session.get_outputs()[0].shape
         k = out_shape[1] if len(out_shape) == 4 and isinstance(out_shape[1], int) else None
         self.mapping: KeypointMapping | None = None
@@ -188,7 +197,7 @@ class OnnxTopDownAdapter(TopDownHeatmapPipeline):
         self.method = method
         self.num_params = None
         self.backbone = None
-        self._static_batch = shape[0] if isinstance(shape[0], int) else None
+        self._static_batch = static_dim(self.session.get_inputs()[0].shape[0])
 
     def _k(self) -> int:
         if self.mapping is not None:

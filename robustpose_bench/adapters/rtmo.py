@@ -18,7 +18,7 @@ import numpy as np
 
 from robustpose_bench.adapters.base import AdapterError
 from robustpose_bench.adapters.keypoint_order import model_to_dataset
-from robustpose_bench.adapters.onnx import open_session, static_dim
+from robustpose_bench.adapters.onnx import model_input_size, open_session, static_dim
 
 logger = logging.getLogger(__name__)
 
@@ -85,19 +85,7 @@ class RTMOOnnxAdapter:
                  name: str | None = None, method: str | None = None, threads: int = 0) -> None:
         path = Path(path)
         self.session = open_session(path, device, threads)
-        inp = self.session.get_inputs()[0]
-        shape = list(inp.shape)
-        if input_size is None:
-            h, w = (static_dim(v) for v in (shape[2:4] if len(shape) == 4 else (None, None)))
-            if h is None or w is None:
-                raise AdapterError(f"ONNX model {path}: input {inp.name} has shape {shape}; "
-                                   "pass --model-arg input_size=WxH")
-            input_size = (w, h)
-        elif isinstance(input_size, str):
-            from robustpose_bench.adapters.args import parse_input_size
-
-            input_size = parse_input_size(input_size)
-        self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.input_size = model_input_size(self.session, path, input_size)
         if not (0.0 <= float(nms_thr) <= 1.0):
             raise AdapterError(f"nms_thr={nms_thr}: expected an IoU in [0, 1]")
         if (mean is None) != (std is None):

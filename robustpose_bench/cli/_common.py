@@ -111,6 +111,20 @@ def max_pixels_option() -> Callable:
                              f"{DEFAULT_MAX_PIXELS:,}.")
 
 
+def render_checks_options(func: Callable) -> Callable:
+    """--force, --max-pixels and --size-mismatch: what a render run (generate, attack) does
+    with a folder of other settings and with source images it should not trust."""
+    func = click.option("--size-mismatch", type=click.Choice(["error", "warn"]),
+                        default="error", show_default=True,
+                        help="An image whose decoded size differs from the annotation's "
+                             "width/height: error (listed as failed, not rendered) or warn "
+                             "(rendered).")(func)
+    func = max_pixels_option()(func)
+    return click.option("--force", is_flag=True,
+                        help="Re-render every file, also into a folder rendered with other "
+                             "settings.")(func)
+
+
 def parse_float_list(ctx: click.Context, param: click.Parameter, value: str | None
                      ) -> list[float] | None:
     """A comma list of positive finite numbers (e.g. `--radius 6,12`)."""

@@ -9,8 +9,8 @@ import click
 from robustpose_bench.cli._common import (
     EXIT_FINDINGS,
     jobs_option,
-    max_pixels_option,
     parse_float_list,
+    render_checks_options,
     user_errors,
 )
 
@@ -41,13 +41,7 @@ from robustpose_bench.cli._common import (
 @click.option("--scheduler", default=None, metavar="ADDR",
               help="Dask scheduler address for --backend dask, e.g. tcp://10.0.0.5:8786 "
                    "(without it: a cluster in this process).")
-@click.option("--force", is_flag=True,
-              help="Re-render every file, also into a folder rendered with other settings.")
-@max_pixels_option()
-@click.option("--size-mismatch", type=click.Choice(["error", "warn"]), default="error",
-              show_default=True,
-              help="An image whose decoded size differs from the annotation's width/height: "
-                   "error (listed as failed) or warn (rendered).")
+@render_checks_options
 @click.option("--no-progress", is_flag=True)
 @user_errors
 def command(ann, images, out, targets, modes, radii, grid, dataset_name, fmt, quality, jobs,

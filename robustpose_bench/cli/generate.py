@@ -9,7 +9,7 @@ import click
 from robustpose_bench.cli._common import (
     EXIT_FINDINGS,
     jobs_option,
-    max_pixels_option,
+    render_checks_options,
     user_errors,
 )
 
@@ -44,13 +44,7 @@ from robustpose_bench.cli._common import (
               show_default=True, help="local (= loky): processes on this machine; dask: the "
                                       "cluster at --scheduler (as for attack and evaluate).")
 @click.option("--scheduler", default=None, help="Dask scheduler address for --backend dask.")
-@click.option("--force", is_flag=True,
-              help="Re-render every file, also into a folder rendered with other settings.")
-@max_pixels_option()
-@click.option("--size-mismatch", type=click.Choice(["error", "warn"]), default="error",
-              show_default=True,
-              help="An image whose decoded size differs from the annotation's width/height: "
-                   "error (listed as failed, not rendered) or warn (rendered).")
+@render_checks_options
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @user_errors
 def command(ann, images, out, benchmark, definition, root, dataset_name, corruptions, severities,

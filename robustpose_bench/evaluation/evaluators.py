@@ -17,6 +17,7 @@ picks the evaluators of a condition.
 """
 from __future__ import annotations
 
+import abc
 import json
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
@@ -124,7 +125,7 @@ def mpii_predictions(dataset: Dataset, predictions: Predictions) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- evaluators
-class DatasetEvaluator:
+class DatasetEvaluator(abc.ABC):
     """Base class: accumulates `ImagePrediction`s between `reset` and `evaluate`.
 
     `files()` gives, after `evaluate`, the documents worth keeping beside the scores on disk
@@ -144,8 +145,9 @@ class DatasetEvaluator:
         for out in outputs:
             self.predictions.add(out)
 
+    @abc.abstractmethod
     def evaluate(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The scores of everything processed since `reset` (keys depend on the metric)."""
 
     def files(self) -> dict[str, tuple[Any, int | None]]:
         return {}

@@ -137,6 +137,17 @@ def _run_faster(gt: KeypointGT, res: KeypointResults) -> np.ndarray:
     return np.asarray(ev.stats[:10], dtype=np.float64)
 
 
+def _cached_gt(gt: KeypointGT, key: str, coco_class: Any) -> Any:
+    """The ground truth as a pycocotools-style `COCO` object of `coco_class`, indexed once per
+    KeypointGT and backend (a deep copy: the engines add fields to the dataset dict)."""
+    if key not in gt._backend_cache:
+        c = coco_class()
+        c.dataset = copy.deepcopy(gt.coco)
+        c.createIndex()
+        gt._backend_cache[key] = c
+    return gt._backend_cache[key]
+
+
 @register_backend("pycocotools", module="pycocotools", speed_rank=3)
 def _run_pycocotools(gt: KeypointGT, res: KeypointResults) -> np.ndarray:
     if len(res) == 0:
@@ -145,12 +156,7 @@ def _run_pycocotools(gt: KeypointGT, res: KeypointResults) -> np.ndarray:
     from pycocotools.cocoeval import COCOeval
 
     with _quiet("pycocotools"):
-        if "pycocotools" not in gt._backend_cache:
-            c = COCO()
-            c.dataset = copy.deepcopy(gt.coco)
-            c.createIndex()
-            gt._backend_cache["pycocotools"] = c
-        cgt = gt._backend_cache["pycocotools"]
+        cgt = _cached_gt(gt, "pycocotools", COCO)
         cdt = cgt.loadRes(_result_dicts(gt, res))
         ev = COCOeval(cgt, cdt, "keypoints")
         ev.params.kpt_oks_sigmas = gt.sigmas.copy()
@@ -168,12 +174,7 @@ def _run_xtcocotools(gt: KeypointGT, res: KeypointResults) -> np.ndarray:
     from xtcocotools.cocoeval import COCOeval
 
     with _quiet("xtcocotools"):
-        if "xtcocotools" not in gt._backend_cache:
-            c = COCO()
-            c.dataset = copy.deepcopy(gt.coco)
-            c.createIndex()
-            gt._backend_cache["xtcocotools"] = c
-        cgt = gt._backend_cache["xtcocotools"]
+        cgt = _cached_gt(gt, "xtcocotools", COCO)
         # xtcocotools drops results whose keypoint confidences are all 0; confidences do not
         # enter OKS, so we pass 1.0 and keep pycocotools' semantics (every result counts).
         cdt = cgt.loadRes(_result_dicts(gt, res, conf_one=True))

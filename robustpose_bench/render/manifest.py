@@ -79,21 +79,22 @@ def read_manifest(root: str | Path) -> dict:
     return data
 
 
-def parse_hash_lines(lines: Iterable[str], where: Path, strict: bool = True) -> dict[str, str]:
-    """`<sha256>  <relative path>` lines (sha256sum format; `#` lines are comments). strict: a
-    malformed line raises ValueError naming `where` and the line number; else it is skipped
-    (the last line of a journal may be torn by a kill)."""
+def parse_hash_lines(lines: Iterable[str], where: Path, skip_torn: bool = False
+                     ) -> dict[str, str]:
+    """`<sha256>  <relative path>` lines (sha256sum format; `#` lines are comments). A
+    malformed line raises ValueError naming `where` and the line number, unless `skip_torn`
+    (a journal, whose last line may be torn by a kill): then it is skipped."""
     out: dict[str, str] = {}
     for n, line in enumerate(lines, 1):
         if not line.strip() or line.startswith("#"):
             continue
         digest, sep, rel = line.partition("  ")
         if not sep or not rel or not _SHA256.fullmatch(digest):
-            if strict:
+            if not skip_torn:
                 raise ValueError(f"{where}: line {n} is not `<sha256>  <path>`")
             continue
         if rel.startswith(("/", "\\")) or ".." in rel.replace("\\", "/").split("/"):
-            if strict:
+            if not skip_torn:
                 raise ValueError(f"{where}: line {n}: path {rel!r} leaves the folder")
             continue
         out[rel] = digest

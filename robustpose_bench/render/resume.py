@@ -129,7 +129,7 @@ def read_journal(root: Path) -> tuple[dict | None, dict[str, str]]:
     if not isinstance(header, dict) or not isinstance(header.get("settings"), dict):
         log.warning("%s: unreadable journal header; its entries are ignored", path)
         return None, {}
-    return header, parse_hash_lines(rest.splitlines(), path, strict=False)
+    return header, parse_hash_lines(rest.splitlines(), path, skip_torn=True)
 
 
 @dataclass

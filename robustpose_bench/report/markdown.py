@@ -327,6 +327,13 @@ def _attack_section(members: list[Run], dataset: str, stem: str, fig_dir: Path, 
     return md
 
 
+def _stability_set(run: Run) -> str:
+    """The named perturbation set a run's stability numbers used (summary.json
+    `metric_options.stability_set`; "custom" for a hand-picked list of conditions)."""
+    options = run.summary.get("metric_options") or {}
+    return str(options.get("stability_set") or "custom")
+
+
 def _stability_section(members: list[Run], dataset: str, stem: str, fig_dir: Path, out: Path,
                        formats: Sequence[str]) -> list[str]:
     runs = [r for r in members if r.stability]
@@ -340,14 +347,16 @@ def _stability_section(members: list[Run], dataset: str, stem: str, fig_dir: Pat
             e = r.stability.get(c)
             if e is None:
                 continue
-            rows.append([r.label, c, _fmt(_num_or_none(e.get("R_mean")), 3),
+            rows.append([r.label, _stability_set(r), c, _fmt(_num_or_none(e.get("R_mean")), 3),
                          _fmt(_num_or_none(e.get("RUC")), 3),
                          _fmt(_num_or_none(e.get("RUC_norm")), 3)])
     md += ["R_mean: mean squared displacement between clean and perturbed predictions "
            "(px^2, image pixels; R of eq. 10 divided by its number of terms). RUC: area under "
            "the stability curve over P = 1..Pmax px, normalised to 0..1; RUC_norm: the same "
-           "with displacements in percent of the person scale.", ""]
-    md += _table(["model", "perturbation", "R_mean (px^2)", "RUC", "RUC_norm"], rows)
+           "with displacements in percent of the person scale. set: the named perturbation set "
+           "(`metrics.stability.PERTURBATION_SETS`; extra: the 4 corruptions held out from mPC, "
+           "stable-heatmap: the stable-heatmap paper's five).", ""]
+    md += _table(["model", "set", "perturbation", "R_mean (px^2)", "RUC", "RUC_norm"], rows)
     md.append("")
     curves = {}
     for r in runs:

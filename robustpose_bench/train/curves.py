@@ -8,6 +8,7 @@ The trainer writes `curves.png` beside `history.jsonl` after every epoch.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -55,8 +56,8 @@ def plot_history(history: list[dict[str, Any]], out: str | Path, title: str = ""
         if pts:
             label = key if all(float(h.get(key, 1)) >= 0 for h in history) else f"|{key}|"
             ax_l.plot(*zip(*pts, strict=True), marker=".", label=label)
-    lrs = [float(h["lr"]) for h in history if "lr" in h]
-    for e, prev, cur in zip(epochs[1:], lrs, lrs[1:], strict=False):
+    lrs = [(e, float(h["lr"])) for e, h in zip(epochs, history, strict=True) if "lr" in h]
+    for (_, prev), (e, cur) in itertools.pairwise(lrs):  # a line where the rate dropped
         if cur < prev:
             ax_l.axvline(e - 0.5, color="grey", linestyle=":", linewidth=1)
     ax_l.set_yscale("log")

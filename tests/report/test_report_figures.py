@@ -126,3 +126,17 @@ def test_report_cli(tmp_path, results_dirs):
     res = CliRunner().invoke(cli, ["report", str(results_dirs[0]), "--out", str(tmp_path),
                                    "--format", "gif"])
     assert res.exit_code == 2 and "unknown format" in res.output
+
+
+def test_stability_table_names_the_perturbation_set(tmp_path, results_dirs):
+    """Each stability row says which perturbation set its numbers used (summary.json
+    metric_options.stability_set; a run without a named set is 'custom')."""
+    adv = results_dirs[1] / "summary.json"
+    summary = json.loads(adv.read_text())
+    summary["metric_options"] = {**(summary.get("metric_options") or {}),
+                                 "stability_set": "stable-heatmap"}
+    adv.write_text(json.dumps(summary))
+    text = make_report(results_dirs, tmp_path / "report").read_text()
+    first = next(iter(summary["stability"]))
+    assert f"| hrnet_w16_small AdvMix | stable-heatmap | {first} |" in text
+    assert f"| hrnet_w16_small Standard | custom | {first} |" in text
