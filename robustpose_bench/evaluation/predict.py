@@ -241,7 +241,18 @@ def images_loop(adapter, adapter_name: str, dataset: Dataset, items: Iterable[Pr
             out[i] = clock.checked(lambda i=i, p=p: check_output(
                 adapter_name, _ref(samples[i]), p, len(boxes[i]), num_keypoints))
 
-    pending: list[tuple[int, np.ndarray]] = []
+    _feed_batches(items, boxes, num_keypoints, out, times, counts, bar, state, run,
+                  lambda item: (item.index, item.pixels()))
+    return out
+
+
+def _feed_batches(items: Iterable[Prepared], boxes: Sequence[np.ndarray], num_keypoints: int,
+                  out: list, times: Any, counts: Any, bar: Any, state: Any,
+                  run: Callable[[list], None], pend: Callable[[Prepared], Any]) -> None:
+    """Group prepared images into batches of at least `state.batch_size` person boxes (read
+    anew for every batch: an out-of-memory retry halves it) and hand each to `run` as a list
+    of `pend(item)`; images without boxes get an empty (0, K, 3) result at once."""
+    pending: list = []
     n_pending = 0
     for item in items:
         _note(item, times, counts)
@@ -250,7 +261,7 @@ def images_loop(adapter, adapter_name: str, dataset: Dataset, items: Iterable[Pr
             out[i] = np.zeros((0, num_keypoints, 3))
             bar.update(1)
             continue
-        pending.append((i, item.pixels()))
+        pending.append(pend(item))
         n_pending += len(boxes[i])
         times.crops += len(boxes[i])
         if n_pending >= state.batch_size:
@@ -260,7 +271,6 @@ def images_loop(adapter, adapter_name: str, dataset: Dataset, items: Iterable[Pr
     if pending:
         run(pending)
         bar.update(len(pending))
-    return out
 
 
 def crops_loop(adapter, adapter_name: str, dataset: Dataset, items: Iterable[Prepared],
@@ -306,25 +316,8 @@ def crops_loop(adapter, adapter_name: str, dataset: Dataset, items: Iterable[Pre
                 adapter_name, _ref(samples[p.index]), kp[a:b], len(boxes[p.index]),
                 num_keypoints))
 
-    pending: list[Prepared] = []
-    n_pending = 0
-    for item in items:
-        _note(item, times, counts)
-        i = item.index
-        if len(boxes[i]) == 0:
-            out[i] = np.zeros((0, num_keypoints, 3))
-            bar.update(1)
-            continue
-        pending.append(item)
-        n_pending += len(boxes[i])
-        times.crops += len(boxes[i])
-        if n_pending >= state.batch_size:
-            run(pending)
-            bar.update(len(pending))
-            pending, n_pending = [], 0
-    if pending:
-        run(pending)
-        bar.update(len(pending))
+    _feed_batches(items, boxes, num_keypoints, out, times, counts, bar, state, run,
+                  lambda item: item)
     return out
 
 
